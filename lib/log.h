@@ -11,15 +11,13 @@
 #ifndef VMTRACE_LIB_LOG_H
 #define VMTRACE_LIB_LOG_H
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <babeltrace2/babeltrace.h>
 
-#ifndef VMT_LOG_TAG
-#error "Define VMT_LOG_TAG before including lib/log.h"
-#endif
 
 /*
  * Where log lines and error causes go. At most one of the three `self_*`

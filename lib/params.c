@@ -249,6 +249,9 @@ enum vmt_status vmt_params_validate(const bt_value *params, const struct vmt_par
 	size_t i;
 
 	g_string_truncate(error, 0);
+	if (params && bt_value_is_null(params)) {
+		params = NULL;
+	}
 	if (params && !bt_value_is_map(params)) {
 		g_string_printf(error, "Invalid parameters: expecting a map, got %s",
 				value_type_name(params));

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private Babeltrace graphs over `src.ctf.fs`: finding the stock plugins,
+ * adding a CTF source for one trace, and probing a trace's IR (environment,
+ * clock, event classes) without decoding more than its first packet.
+ *
+ * Babeltrace 2.0 reads CTF only through the `src.ctf.fs` component, so every
+ * vmtrace component that reads traces from disk builds such graphs.
+ */
+#ifndef VMTRACE_LIB_CTF_GRAPH_H
+#define VMTRACE_LIB_CTF_GRAPH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include <babeltrace2/babeltrace.h>
+
+#include "lib/log.h"
+#include "lib/status.h"
+
+/* The stock component classes vmtrace's private graphs use. */
+struct vmt_ctf_plugins {
+	const bt_plugin *ctf; /* Owned. */
+	const bt_plugin *utils; /* Owned. */
+	const bt_component_class_source *fs; /* Weak: owned by `ctf`. */
+	const bt_component_class_filter *muxer; /* Weak: owned by `utils`. */
+};
+
+/*
+ * Finds the `ctf` and `utils` plugins in Babeltrace's standard places.
+ * On failure appends a cause and returns VMT_STATUS_ERROR.
+ */
+enum vmt_status vmt_ctf_plugins_load(struct vmt_ctf_plugins *plugins,
+				     const struct vmt_log_ctx *log);
+
+/* Puts the plugins; safe on a zeroed or half-loaded struct. */
+void vmt_ctf_plugins_fini(struct vmt_ctf_plugins *plugins);
+
+/*
+ * Adds a `src.ctf.fs` named `name` reading the trace directories `paths`
+ * (strings; several only for chunks of one trace, which share a trace
+ * UUID), with `trace-name` = `trace_name` when not NULL, to `graph`. On
+ * failure (bad metadata, unreadable files) appends a cause naming the path.
+ */
+enum vmt_status vmt_ctf_graph_add_source(bt_graph *graph, const struct vmt_ctf_plugins *plugins,
+					 const char *name, const GPtrArray *paths,
+					 const char *trace_name, bt_logging_level level,
+					 const bt_component_source **source,
+					 const struct vmt_log_ctx *log);
+
+/* Default clock class properties, as read from a trace's IR. */
+struct vmt_clock_info {
+	bool is_set;
+	char *name; /* Owned; may be NULL. */
+	char *description; /* Owned; may be NULL. */
+	uint64_t frequency;
+	uint64_t precision;
+	int64_t offset_seconds;
+	uint64_t offset_cycles;
+	bool origin_is_unix_epoch;
+	bool has_uuid;
+	uint8_t uuid[16];
+};
+
+/* What a probe learns about one trace. */
+struct vmt_trace_probe {
+	/* The trace produced no message at all (no data stream). */
+	bool is_empty;
+	char *name; /* Owned: the IR trace name, or NULL. */
+	char *uuid; /* Owned: the IR trace UUID as a string, or NULL. */
+	char *hostname; /* Owned: env `hostname`, or NULL. */
+	char *product_uuid; /* Owned: env `product_uuid` as written, or NULL. */
+	char *domain; /* Owned: env `domain`, or NULL. */
+	struct vmt_clock_info clock;
+	char *clock_uuid; /* Owned: the clock UUID as a string, or NULL. */
+	/* Event classes present (SPEC §2 host events; vmsync guest events). */
+	bool has_kvm_host_events;
+	bool has_kvm_entry_exit;
+	bool has_vmsync_host_events;
+	bool has_hypercall_events;
+	bool has_vmsync_guest_events;
+	bool has_vmtrace_env;
+};
+
+/*
+ * Probes the trace in `paths` (with `trace_name`, as the emitting graph
+ * will) in a throw-away graph. On failure appends a cause naming the path.
+ */
+enum vmt_status vmt_ctf_graph_probe(const struct vmt_ctf_plugins *plugins, const GPtrArray *paths,
+				    const char *trace_name, bt_logging_level level,
+				    struct vmt_trace_probe *probe, const struct vmt_log_ctx *log);
+
+/* Frees what a probe owns. */
+void vmt_trace_probe_fini(struct vmt_trace_probe *probe);
+
+/* Fills `info` from `clock_class` (borrowed). */
+void vmt_clock_info_read(const bt_clock_class *clock_class, struct vmt_clock_info *info);
+
+/* Frees what `info` owns. */
+void vmt_clock_info_fini(struct vmt_clock_info *info);
+
+/*
+ * Creates a clock class with `info`'s properties, owned by `self_comp`.
+ * Returns a new reference, or NULL (with a cause) on failure.
+ */
+bt_clock_class *vmt_clock_info_create_class(const struct vmt_clock_info *info,
+					    bt_self_component *self_comp,
+					    const struct vmt_log_ctx *log);
+
+/* Formats 16 UUID bytes as a lowercase canonical string into `out` (37 bytes). */
+void vmt_uuid_format(const uint8_t uuid[16], char out[37]);
+
+/* Reads a trace environment entry as a string (NULL if absent or not a string). */
+const char *vmt_trace_env_string(const bt_trace *trace, const char *name);
+
+#endif /* VMTRACE_LIB_CTF_GRAPH_H */

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The interval builder: turns the host model's changes into vCPU rows
+ * (SPEC §5, docs/semantics.md §4) or pCPU rows (semantics §6), keeps them
+ * in a bounded-memory row store, and writes them at the end in the SPEC's
+ * order, naming each row with the final knowledge of its threads and VMs.
+ */
+#ifndef VMTRACE_LIB_INTERVALS_H
+#define VMTRACE_LIB_INTERVALS_H
+
+#include <stdint.h>
+
+#include "lib/host-model.h"
+#include "lib/log.h"
+#include "lib/status.h"
+#include "lib/writer.h"
+
+struct vmt_intervals;
+
+/*
+ * Creates a builder for `view`. `log` is borrowed and must outlive it.
+ * Never returns NULL.
+ */
+struct vmt_intervals *vmt_intervals_create(enum vmt_writer_view view,
+					   const struct vmt_log_ctx *log);
+
+/* Destroys `intervals` (NULL allowed); the host models it created go with it. */
+void vmt_intervals_destroy(struct vmt_intervals *intervals);
+
+/*
+ * Creates a host model whose changes feed `intervals`; the builder owns it.
+ * Each host machine gets its own model.
+ */
+struct vmt_host_model *vmt_intervals_add_host(struct vmt_intervals *intervals);
+
+/*
+ * Records that the guest thread `guest_tid` (`guest_comm`, borrowed) became
+ * current on vCPU `vcpu` of `vm` at `ts` (a tagged guest `sched_switch`).
+ */
+void vmt_intervals_set_guest_thread(struct vmt_intervals *intervals, struct vmt_host_model *model,
+				    const struct vmt_vm *vm, int64_t vcpu, int64_t guest_tid,
+				    const char *guest_comm, int64_t ts);
+
+/* Current guest thread of (`vm`, `vcpu`) and its comm (borrowed); tid -1 if none. */
+int64_t vmt_intervals_guest_thread(const struct vmt_intervals *intervals, const struct vmt_vm *vm,
+				   int64_t vcpu, const char **comm);
+
+/*
+ * Closes every open interval at `end_ns` (the last timestamp of the host
+ * trace) and writes all rows to `writer` in order. Call once.
+ */
+enum vmt_status vmt_intervals_finish(struct vmt_intervals *intervals, int64_t end_ns,
+				     struct vmt_writer *writer);
+
+#endif /* VMTRACE_LIB_INTERVALS_H */

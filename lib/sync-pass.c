@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: MIT */
+#define VMT_LOG_TAG "VMTRACE/SYNC-PASS"
+#include "lib/log.h"
+
+#include <string.h>
+
+#include <glib.h>
+
+#include <babeltrace2/babeltrace.h>
+
+#include "lib/host-event.h"
+#include "lib/sync-pass.h"
+
+enum pass_kind {
+	PASS_OTHER,
+	PASS_GH_GUEST,
+	PASS_HG_GUEST,
+	PASS_GH_HOST,
+	PASS_HG_HOST,
+	PASS_HYPERCALL,
+	PASS_ENTRY,
+	PASS_SWITCH,
+};
+
+/* Payload member indexes of one event class (UINT64_MAX when absent). */
+struct pass_decoding {
+	enum pass_kind kind;
+	uint64_t first;
+	uint64_t second;
+	uint64_t third;
+};
+
+struct pass {
+	struct vmt_inventory *inventory; /* Weak. */
+	struct vmt_sync_matcher *matcher; /* Owned. */
+	GHashTable *decodings; /* Owned: event class (ref held) -> struct pass_decoding. */
+	/* Per machine: vm_uids seen in its host-side events. */
+	GPtrArray *host_uids; /* Owned: GHashTable * of uint64 (set), one per machine. */
+	GPtrArray *streams; /* Owned: struct pass_stream. */
+	const struct vmt_log_ctx *log; /* Weak. */
+	enum vmt_status status;
+};
+
+/* One stream of one trace, read by its own simple sink. */
+struct pass_stream {
+	struct pass *pass; /* Weak. */
+	struct vmt_trace_entry *trace; /* Weak. */
+	struct vmt_machine *machine; /* Weak. */
+	bt_message_iterator *iterator; /* Weak: owned by the simple sink. */
+	/* Host trace without `vmsync_*_host`: hypercalls stand in for them. */
+	bool uses_hypercalls;
+	/* Hypercall-only variant: an exchange waiting for its thread's next entry. */
+	bool has_pending;
+	uint64_t pending_cnt;
+	uint64_t pending_vm_uid;
+};
+
+static uint64_t member_index(const bt_field_class *payload, const char *name)
+{
+	uint64_t i, count;
+
+	if (!payload || bt_field_class_get_type(payload) != BT_FIELD_CLASS_TYPE_STRUCTURE) {
+		return UINT64_MAX;
+	}
+	count = bt_field_class_structure_get_member_count(payload);
+	for (i = 0; i < count; i++) {
+		const bt_field_class_structure_member *member =
+			bt_field_class_structure_borrow_member_by_index_const(payload, i);
+		bt_field_class_type type = bt_field_class_get_type(
+			bt_field_class_structure_member_borrow_field_class_const(member));
+
+		if (strcmp(bt_field_class_structure_member_get_name(member), name) == 0) {
+			return bt_field_class_type_is(type, BT_FIELD_CLASS_TYPE_INTEGER) ? i
+											  : UINT64_MAX;
+		}
+	}
+	return UINT64_MAX;
+}
+
+static struct pass_decoding *resolve(const bt_event_class *event_class)
+{
+	struct pass_decoding *d = g_new0(struct pass_decoding, 1);
+	const char *name = bt_event_class_get_name(event_class);
+	const bt_field_class *payload = bt_event_class_borrow_payload_field_class_const(event_class);
+	enum vmt_host_event_kind host_kind = vmt_host_event_kind_from_name(name);
+
+	d->kind = PASS_OTHER;
+	if (!name) {
+		return d;
+	}
+	if (strcmp(name, "vmsync_gh_guest") == 0) {
+		d->kind = PASS_GH_GUEST;
+	} else if (strcmp(name, "vmsync_hg_guest") == 0) {
+		d->kind = PASS_HG_GUEST;
+	} else if (strcmp(name, "vmsync_gh_host") == 0) {
+		d->kind = PASS_GH_HOST;
+	} else if (strcmp(name, "vmsync_hg_host") == 0) {
+		d->kind = PASS_HG_HOST;
+	} else if (host_kind == VMT_HOST_EVENT_HYPERCALL) {
+		d->kind = PASS_HYPERCALL;
+	} else if (host_kind == VMT_HOST_EVENT_KVM_ENTRY) {
+		d->kind = PASS_ENTRY;
+	} else if (host_kind == VMT_HOST_EVENT_SCHED_SWITCH) {
+		d->kind = PASS_SWITCH;
+	}
+	if (d->kind == PASS_HYPERCALL) {
+		d->first = member_index(payload, "nr");
+		d->second = member_index(payload, "a0");
+		d->third = member_index(payload, "a1");
+	} else {
+		d->first = member_index(payload, "cnt");
+		d->second = member_index(payload, "vm_uid");
+		d->third = UINT64_MAX;
+	}
+	return d;
+}
+
+static const struct pass_decoding *find_decoding(struct pass *pass, const bt_event_class *ec)
+{
+	struct pass_decoding *d = g_hash_table_lookup(pass->decodings, ec);
+
+	if (!d) {
+		d = resolve(ec);
+		bt_event_class_get_ref(ec);
+		g_hash_table_insert(pass->decodings, (gpointer) ec, d);
+	}
+	return d;
+}
+
+static uint64_t read_member(const bt_field *payload, uint64_t index)
+{
+	const bt_field *field;
+
+	if (index == UINT64_MAX) {
+		return 0;
+	}
+	field = bt_field_structure_borrow_member_field_by_index_const(payload, index);
+	if (bt_field_class_type_is(bt_field_get_class_type(field),
+				   BT_FIELD_CLASS_TYPE_SIGNED_INTEGER)) {
+		return (uint64_t) bt_field_integer_signed_get_value(field);
+	}
+	return bt_field_integer_unsigned_get_value(field);
+}
+
+static void note_host_uid(struct pass *pass, struct pass_stream *stream, uint64_t vm_uid)
+{
+	GHashTable *set = g_ptr_array_index(pass->host_uids, stream->trace->machine);
+	uint64_t *key;
+
+	if (!g_hash_table_contains(set, &vm_uid)) {
+		key = g_new(uint64_t, 1);
+		*key = vm_uid;
+		g_hash_table_add(set, key);
+	}
+}
+
+static void note_guest_uid(struct pass_stream *stream, uint64_t vm_uid)
+{
+	struct vmt_machine *machine = stream->machine;
+
+	if (!machine->has_vm_uid) {
+		machine->has_vm_uid = true;
+		machine->vm_uid = vm_uid;
+	} else if (machine->vm_uid != vm_uid) {
+		VMT_LOGW(stream->pass->log,
+			 "Guest has several vmsync vm_uids; keeping the first: machine=\"%s\", "
+			 "first=%" PRIu64 ", other=%" PRIu64,
+			 machine->id, machine->vm_uid, vm_uid);
+	}
+}
+
+static void handle_host_event(struct pass_stream *stream, const struct pass_decoding *d,
+			      const bt_field *payload, int64_t ns)
+{
+	struct pass *pass = stream->pass;
+	uint64_t cnt = read_member(payload, d->first), vm_uid = read_member(payload, d->second);
+
+	switch (d->kind) {
+	case PASS_GH_HOST:
+	case PASS_HG_HOST:
+		if (!stream->uses_hypercalls) {
+			vmt_sync_matcher_add(pass->matcher,
+					     d->kind == PASS_GH_HOST ? VMT_SYNC_GH_HOST
+								     : VMT_SYNC_HG_HOST,
+					     vm_uid, cnt, ns);
+			note_host_uid(pass, stream, vm_uid);
+		}
+		break;
+	case PASS_HYPERCALL:
+		/*
+		 * `first` is nr, `second` a0 (cnt), `third` a1 (vm_uid). nr 5 is
+		 * vmsync, or a PV kick whose key never matches a guest's.
+		 */
+		if (stream->uses_hypercalls && cnt == 5) {
+			stream->pending_cnt = vm_uid;
+			stream->pending_vm_uid = read_member(payload, d->third);
+			stream->has_pending = true;
+			vmt_sync_matcher_add(pass->matcher, VMT_SYNC_GH_HOST, stream->pending_vm_uid,
+					     stream->pending_cnt, ns);
+			note_host_uid(pass, stream, stream->pending_vm_uid);
+		}
+		break;
+	case PASS_ENTRY:
+		if (stream->has_pending) {
+			vmt_sync_matcher_add(pass->matcher, VMT_SYNC_HG_HOST, stream->pending_vm_uid,
+					     stream->pending_cnt + 1, ns);
+			stream->has_pending = false;
+		}
+		break;
+	case PASS_SWITCH:
+		stream->has_pending = false;
+		break;
+	default:
+		break;
+	}
+}
+
+static void handle_guest_event(struct pass_stream *stream, const struct pass_decoding *d,
+			       const bt_field *payload, int64_t ns)
+{
+	struct vmt_machine *machine = stream->machine;
+	uint64_t cnt, vm_uid;
+
+	if (!machine->has_span || ns < machine->span_begin_ns) {
+		machine->span_begin_ns = ns;
+	}
+	if (!machine->has_span || ns > machine->span_end_ns) {
+		machine->span_end_ns = ns;
+	}
+	machine->has_span = true;
+	if (d->kind != PASS_GH_GUEST && d->kind != PASS_HG_GUEST) {
+		return;
+	}
+	cnt = read_member(payload, d->first);
+	vm_uid = read_member(payload, d->second);
+	note_guest_uid(stream, vm_uid);
+	vmt_sync_matcher_add(stream->pass->matcher,
+			     d->kind == PASS_GH_GUEST ? VMT_SYNC_GH_GUEST : VMT_SYNC_HG_GUEST,
+			     vm_uid, cnt, ns);
+}
+
+static enum vmt_status handle_message(struct pass_stream *stream, const bt_message *msg)
+{
+	const bt_event *event;
+	const struct pass_decoding *d;
+	int64_t ns;
+
+	if (bt_message_get_type(msg) != BT_MESSAGE_TYPE_EVENT) {
+		return VMT_STATUS_OK;
+	}
+	if (!bt_message_event_borrow_stream_class_default_clock_class_const(msg)) {
+		return VMT_STATUS_OK;
+	}
+	if (bt_clock_snapshot_get_ns_from_origin(
+		    bt_message_event_borrow_default_clock_snapshot_const(msg), &ns) !=
+	    BT_CLOCK_SNAPSHOT_GET_NS_FROM_ORIGIN_STATUS_OK) {
+		VMT_LOGE_APPEND_CAUSE(stream->pass->log,
+				      "Event time overflows ns from origin: trace=\"%s\"",
+				      stream->trace->path);
+		return VMT_STATUS_ERROR;
+	}
+	event = bt_message_event_borrow_event_const(msg);
+	d = find_decoding(stream->pass, bt_event_borrow_class_const(event));
+	if (stream->machine->role == VMT_ROLE_HOST) {
+		if (d->kind != PASS_OTHER) {
+			handle_host_event(stream, d, bt_event_borrow_payload_field_const(event), ns);
+		}
+	} else {
+		handle_guest_event(stream, d, bt_event_borrow_payload_field_const(event), ns);
+	}
+	return VMT_STATUS_OK;
+}
+
+static bt_graph_simple_sink_component_initialize_func_status
+stream_sink_init(bt_message_iterator *iterator, void *data)
+{
+	struct pass_stream *stream = data;
+
+	stream->iterator = iterator;
+	return BT_GRAPH_SIMPLE_SINK_COMPONENT_INITIALIZE_FUNC_STATUS_OK;
+}
+
+static bt_graph_simple_sink_component_consume_func_status stream_sink_consume(bt_message_iterator *iterator,
+										   void *data)
+{
+	struct pass_stream *stream = data;
+	enum vmt_status status = VMT_STATUS_OK;
+	bt_message_array_const msgs;
+	bt_message_iterator_next_status next_status;
+	uint64_t count, i;
+
+	next_status = bt_message_iterator_next(iterator, &msgs, &count);
+	switch (next_status) {
+	case BT_MESSAGE_ITERATOR_NEXT_STATUS_OK:
+		break;
+	case BT_MESSAGE_ITERATOR_NEXT_STATUS_END:
+		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END;
+	case BT_MESSAGE_ITERATOR_NEXT_STATUS_AGAIN:
+		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_AGAIN;
+	default:
+		return (int) next_status;
+	}
+	for (i = 0; i < count; i++) {
+		if (status == VMT_STATUS_OK) {
+			status = handle_message(stream, msgs[i]);
+		}
+		bt_message_put_ref(msgs[i]);
+	}
+	return status == VMT_STATUS_OK ? BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK
+				       : BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR;
+}
+
+static bool trace_is_read(const struct vmt_trace_entry *trace, const struct vmt_machine *machine)
+{
+	if (machine->role == VMT_ROLE_HOST) {
+		return trace->probe.has_vmsync_host_events || trace->probe.has_hypercall_events;
+	}
+	return machine->role == VMT_ROLE_GUEST && machine->has_vmsync_events;
+}
+
+static enum vmt_status add_trace(struct pass *pass, bt_graph *graph,
+				 const struct vmt_ctf_plugins *plugins, bt_logging_level level,
+				 struct vmt_trace_entry *trace, guint index)
+{
+	struct vmt_machine *machine = vmt_inventory_machine(pass->inventory, trace->machine);
+	const bt_component_source *source;
+	char name[64];
+	uint64_t p;
+
+	snprintf(name, sizeof(name), "sync-pass-ctf-fs-%u", index);
+	if (vmt_ctf_graph_add_source(graph, plugins, name, trace->paths, trace->trace_name, level,
+				     &source, pass->log) != VMT_STATUS_OK) {
+		return VMT_STATUS_ERROR;
+	}
+	for (p = 0; p < bt_component_source_get_output_port_count(source); p++) {
+		struct pass_stream *stream = g_new0(struct pass_stream, 1);
+		const bt_component_sink *sink;
+
+		stream->pass = pass;
+		stream->trace = trace;
+		stream->machine = machine;
+		stream->uses_hypercalls = !trace->probe.has_vmsync_host_events;
+		g_ptr_array_add(pass->streams, stream);
+		snprintf(name, sizeof(name), "sync-pass-sink-%u-%" PRIu64, index, p);
+		if (bt_graph_add_simple_sink_component(graph, name, stream_sink_init,
+						       stream_sink_consume, NULL, stream,
+						       &sink) != BT_GRAPH_ADD_COMPONENT_STATUS_OK ||
+		    bt_graph_connect_ports(
+			    graph, bt_component_source_borrow_output_port_by_index_const(source, p),
+			    bt_component_sink_borrow_input_port_by_index_const(sink, 0),
+			    NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
+			VMT_LOGE_APPEND_CAUSE(pass->log, "Cannot build the sync pass graph: path=\"%s\"",
+					      trace->path);
+			return VMT_STATUS_ERROR;
+		}
+	}
+	return VMT_STATUS_OK;
+}
+
+static enum vmt_status run_graph(struct pass *pass, bt_graph *graph)
+{
+	bt_graph_run_status status;
+
+	do {
+		status = bt_graph_run(graph);
+	} while (status == BT_GRAPH_RUN_STATUS_AGAIN);
+	if (status != BT_GRAPH_RUN_STATUS_OK) {
+		VMT_LOGE_APPEND_CAUSE(pass->log,
+				      "Cannot read the traces for hypercall sync (status %d)",
+				      (int) status);
+		return status == BT_GRAPH_RUN_STATUS_MEMORY_ERROR ? VMT_STATUS_MEMORY_ERROR
+								  : VMT_STATUS_ERROR;
+	}
+	return VMT_STATUS_OK;
+}
+
+static int find_host_of_uid(struct pass *pass, uint64_t vm_uid)
+{
+	guint m;
+
+	for (m = 0; m < pass->host_uids->len; m++) {
+		if (g_hash_table_contains(g_ptr_array_index(pass->host_uids, m), &vm_uid)) {
+			return (int) m;
+		}
+	}
+	return -1;
+}
+
+static enum vmt_status fit_guests(struct pass *pass, struct vmt_sync_pass_result *results)
+{
+	guint m;
+
+	for (m = 0; m < pass->inventory->machines->len; m++) {
+		struct vmt_machine *machine = vmt_inventory_machine(pass->inventory, m);
+		struct vmt_sync_pass_result *result = &results[m];
+		const struct vmt_sync_point *upper = NULL, *lower = NULL;
+		size_t upper_count = 0, lower_count = 0;
+
+		memset(result, 0, sizeof(*result));
+		result->host = -1;
+		if (machine->role != VMT_ROLE_GUEST || !machine->has_vm_uid) {
+			continue;
+		}
+		result->host = find_host_of_uid(pass, machine->vm_uid);
+		if (!vmt_sync_matcher_borrow_points(pass->matcher, machine->vm_uid, &upper,
+						    &upper_count, &lower, &lower_count)) {
+			upper = lower = NULL;
+			upper_count = lower_count = 0;
+		}
+		result->has_fit = true;
+		result->duplicate_count = vmt_sync_matcher_duplicate_count(pass->matcher);
+		if (vmt_sync_fit_points(upper, upper_count, lower, lower_count,
+					machine->span_begin_ns, machine->span_end_ns,
+					&result->fit) != VMT_STATUS_OK) {
+			VMT_LOGE_APPEND_CAUSE(pass->log, "Cannot fit the clock of guest: machine=\"%s\"",
+					      machine->id);
+			return VMT_STATUS_MEMORY_ERROR;
+		}
+	}
+	return VMT_STATUS_OK;
+}
+
+static void destroy_decoding_key(gpointer key)
+{
+	bt_event_class_put_ref(key);
+}
+
+static void destroy_uid_set(gpointer data)
+{
+	g_hash_table_destroy(data);
+}
+
+enum vmt_status vmt_sync_pass_run(struct vmt_inventory *inventory,
+				  const struct vmt_ctf_plugins *plugins, bt_logging_level level,
+				  struct vmt_sync_pass_result *results,
+				  const struct vmt_log_ctx *log)
+{
+	struct pass pass = { .inventory = inventory, .log = log };
+	enum vmt_status status = VMT_STATUS_OK;
+	bt_graph *graph = bt_graph_create(0);
+	guint i;
+
+	pass.matcher = vmt_sync_matcher_create();
+	pass.decodings =
+		g_hash_table_new_full(g_direct_hash, g_direct_equal, destroy_decoding_key, g_free);
+	pass.host_uids = g_ptr_array_new_with_free_func(destroy_uid_set);
+	pass.streams = g_ptr_array_new_with_free_func(g_free);
+	for (i = 0; i < inventory->machines->len; i++) {
+		g_ptr_array_add(pass.host_uids, g_hash_table_new_full(g_int64_hash, g_int64_equal,
+								     g_free, NULL));
+	}
+	if (!graph) {
+		VMT_LOGE_APPEND_CAUSE(log, "Cannot create a graph");
+		status = VMT_STATUS_MEMORY_ERROR;
+		goto end;
+	}
+	for (i = 0; i < inventory->traces->len && status == VMT_STATUS_OK; i++) {
+		struct vmt_trace_entry *trace = g_ptr_array_index(inventory->traces, i);
+
+		if (trace_is_read(trace, vmt_inventory_machine(inventory, trace->machine))) {
+			status = add_trace(&pass, graph, plugins, level, trace, i);
+		}
+	}
+	if (status == VMT_STATUS_OK && pass.streams->len) {
+		status = run_graph(&pass, graph);
+	}
+	if (status == VMT_STATUS_OK) {
+		status = fit_guests(&pass, results);
+	}
+
+end:
+	bt_graph_put_ref(graph);
+	g_ptr_array_free(pass.streams, TRUE);
+	g_ptr_array_free(pass.host_uids, TRUE);
+	g_hash_table_destroy(pass.decodings);
+	vmt_sync_matcher_destroy(pass.matcher);
+	return status;
+}

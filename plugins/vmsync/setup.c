@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `source.vmsync.fs` setup: from parameters to decided machines, roles and
+ * guest clock transforms, shared by initialization and the query.
+ */
+#define VMT_LOG_TAG "PLUGIN/SRC.VMSYNC.FS/SETUP"
+#include "lib/log.h"
+
+#include <string.h>
+
+#include <glib.h>
+
+#include <babeltrace2/babeltrace.h>
+
+#include "lib/inventory.h"
+#include "lib/params.h"
+#include "lib/sync-pass.h"
+#include "lib/sync.h"
+
+#include "component.h"
+
+static const char *const sync_values[] = { "auto", "none", "clock", "hypercall", "windows", NULL };
+
+static const struct vmt_param_spec param_specs[] = {
+	{ "inputs", VMT_PARAM_STRING_ARRAY, true, NULL },
+	{ "sync", VMT_PARAM_STRING, false, sync_values },
+	{ "offsets", VMT_PARAM_MAP_OF_INTEGERS, false, NULL },
+	{ "guest-uuids", VMT_PARAM_MAP_OF_STRINGS, false, NULL },
+	{ "host", VMT_PARAM_STRING, false, NULL },
+};
+
+static enum vmt_status read_params(struct vmsync_setup *setup, const struct vmt_log_ctx *log)
+{
+	GString *error = g_string_new(NULL);
+	const bt_value *p = setup->params;
+	const char *sync;
+	enum vmt_status status;
+
+	status = vmt_params_validate(p, param_specs, VMT_ARRAY_SIZE(param_specs), error);
+	if (status != VMT_STATUS_OK) {
+		VMT_LOGE_APPEND_CAUSE(log, "%s", error->str);
+		goto end;
+	}
+	setup->values.inputs = bt_value_map_borrow_entry_value_const(p, "inputs");
+	setup->values.offsets = bt_value_map_borrow_entry_value_const(p, "offsets");
+	setup->values.guest_uuids = bt_value_map_borrow_entry_value_const(p, "guest-uuids");
+	setup->values.host = vmt_params_string(p, "host", NULL);
+	sync = vmt_params_string(p, "sync", "auto");
+	setup->values.sync = strcmp(sync, "none") == 0	    ? VMSYNC_SYNC_NONE
+			     : strcmp(sync, "clock") == 0     ? VMSYNC_SYNC_CLOCK
+			     : strcmp(sync, "hypercall") == 0 ? VMSYNC_SYNC_HYPERCALL
+			     : strcmp(sync, "windows") == 0   ? VMSYNC_SYNC_WINDOWS
+							      : VMSYNC_SYNC_AUTO;
+	if (setup->values.sync == VMSYNC_SYNC_WINDOWS) {
+		VMT_LOGE_APPEND_CAUSE(log, "Invalid parameter `sync`: \"windows\" (sync from host "
+					   "vCPU entry/exit windows) is not implemented yet; use "
+					   "\"auto\", \"hypercall\", \"clock\" or \"none\"");
+		status = VMT_STATUS_ERROR;
+	}
+
+end:
+	g_string_free(error, TRUE);
+	return status;
+}
+
+struct offset_context {
+	struct vmsync_setup *setup;
+	const struct vmt_log_ctx *log;
+	enum vmt_status status;
+};
+
+static bt_value_map_foreach_entry_const_func_status apply_offset(const char *selector,
+								 const bt_value *value, void *data)
+{
+	struct offset_context *ctx = data;
+	struct vmt_machine *machine = vmt_inventory_find_machine(&ctx->setup->inventory, selector);
+
+	if (!machine || machine->role == VMT_ROLE_HOST) {
+		VMT_LOGE_APPEND_CAUSE(ctx->log,
+				      "Invalid parameter `offsets{\"%s\"}`: the selector names %s "
+				      "(expecting a guest's trace path, directory name or hostname)",
+				      selector, machine ? "the host machine" : "no trace");
+		ctx->status = VMT_STATUS_ERROR;
+		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_INTERRUPT;
+	}
+	vmt_params_integer_value(value, &machine->manual_offset_ns);
+	return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_OK;
+}
+
+static enum vmt_status apply_offsets(struct vmsync_setup *setup, const struct vmt_log_ctx *log)
+{
+	struct offset_context ctx = { setup, log, VMT_STATUS_OK };
+
+	if (setup->values.offsets) {
+		bt_value_map_foreach_entry_const(setup->values.offsets, apply_offset, &ctx);
+	}
+	return ctx.status;
+}
+
+/* Guests need a host, except to be emitted untouched. */
+static enum vmt_status check_hosts(struct vmsync_setup *setup, const struct vmt_log_ctx *log)
+{
+	struct vmt_inventory *inventory = &setup->inventory;
+	guint i;
+
+	if (setup->values.sync == VMSYNC_SYNC_NONE || vmt_inventory_host_count(inventory) > 0) {
+		return VMT_STATUS_OK;
+	}
+	for (i = 0; i < inventory->machines->len; i++) {
+		struct vmt_machine *machine = vmt_inventory_machine(inventory, i);
+		const struct vmt_trace_entry *trace = g_ptr_array_index(machine->traces, 0);
+
+		if (vmt_machine_has_guest_markers(machine) || machine->vm_uuid[0]) {
+			VMT_LOGE_APPEND_CAUSE(log,
+					      "Guest trace without any host trace among the inputs "
+					      "(no trace has KVM host events): trace=\"%s\"; add the "
+					      "host's traces to `inputs`, name them with `host`, or "
+					      "use `sync=\"none\"`",
+					      trace->path);
+			return VMT_STATUS_ERROR;
+		}
+	}
+	return VMT_STATUS_OK;
+}
+
+static bool needs_pass(const struct vmsync_setup *setup)
+{
+	guint i;
+
+	if (setup->values.sync != VMSYNC_SYNC_AUTO && setup->values.sync != VMSYNC_SYNC_HYPERCALL) {
+		return false;
+	}
+	for (i = 0; i < setup->inventory.machines->len; i++) {
+		const struct vmt_machine *machine = vmt_inventory_machine(&setup->inventory, i);
+
+		if (machine->role == VMT_ROLE_GUEST && machine->has_vmsync_events) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static const char *fit_problem(const struct vmt_sync_pass_result *result,
+			       const struct vmt_machine *machine)
+{
+	if (!machine->has_vmsync_events) {
+		return "the guest trace has no vmsync events";
+	}
+	if (!result->has_fit) {
+		return "the guest's vmsync events carry no vm_uid";
+	}
+	switch (result->fit.status) {
+	case VMT_SYNC_FIT_OK:
+		return NULL;
+	case VMT_SYNC_FIT_NO_POINTS:
+		return "no exchange matched between the guest and a host";
+	case VMT_SYNC_FIT_ONE_WAY:
+		return "exchanges go one way only, which bounds the clock on one side";
+	case VMT_SYNC_FIT_INCONSISTENT:
+		return "the exchanges are inconsistent (no clock line satisfies them all)";
+	}
+	return "unknown fit status";
+}
+
+static void use_fit(struct vmt_machine *machine, const struct vmt_sync_fit *fit)
+{
+	machine->sync_method = VMT_SYNC_METHOD_HYPERCALL;
+	machine->line = fit->line;
+	machine->error_bound_ns = fit->error_bound_ns;
+	machine->sync_points = fit->upper_count + fit->lower_count;
+}
+
+/* Picks the method of one guest, per SPEC §2 (`auto` falls back to `clock`). */
+static enum vmt_status decide_guest(struct vmsync_setup *setup, struct vmt_machine *machine,
+				    const struct vmt_sync_pass_result *result,
+				    const struct vmt_log_ctx *log)
+{
+	enum vmsync_sync_request sync = setup->values.sync;
+	const char *problem = NULL;
+
+	machine->line = vmt_clock_line_identity();
+	machine->error_bound_ns = -1;
+	machine->sync_method =
+		sync == VMSYNC_SYNC_NONE ? VMT_SYNC_METHOD_NONE : VMT_SYNC_METHOD_CLOCK;
+	if (sync == VMSYNC_SYNC_AUTO || sync == VMSYNC_SYNC_HYPERCALL) {
+		problem = fit_problem(result, machine);
+		if (!problem) {
+			use_fit(machine, &result->fit);
+		} else if (sync == VMSYNC_SYNC_HYPERCALL) {
+			VMT_LOGE_APPEND_CAUSE(log, "Cannot synchronize guest with `sync=\"hypercall\"`: "
+						   "%s: machine=\"%s\"",
+					      problem, machine->id);
+			return VMT_STATUS_ERROR;
+		} else {
+			VMT_LOGW(log,
+				 "Cannot use hypercall sync for guest, falling back to its recorded "
+				 "clock: %s: machine=\"%s\"",
+				 problem, machine->id);
+		}
+	}
+	if (machine->manual_offset_ns != 0 && machine->sync_method != VMT_SYNC_METHOD_HYPERCALL) {
+		machine->sync_method = VMT_SYNC_METHOD_MANUAL;
+	}
+	machine->needs_conversion = machine->sync_method == VMT_SYNC_METHOD_HYPERCALL ||
+				    machine->manual_offset_ns != 0;
+	return VMT_STATUS_OK;
+}
+
+static void log_guest(const struct vmt_machine *machine, const struct vmt_log_ctx *log)
+{
+	char slope[32];
+
+	vmt_clock_line_format_slope(&machine->line, slope, sizeof(slope));
+	VMT_LOGI(log,
+		 "Guest synchronized: machine=\"%s\", uuid=\"%s\", method=%s, slope=%s, "
+		 "offset-ns=%" PRId64 ", error-ns=%" PRId64 ", points=%" PRIu64,
+		 machine->id, machine->vm_uuid, vmt_sync_method_name(machine->sync_method), slope,
+		 vmt_clock_line_offset_ns(&machine->line) + machine->manual_offset_ns,
+		 machine->error_bound_ns, machine->sync_points);
+}
+
+static enum vmt_status decide_sync(struct vmsync_setup *setup, bt_logging_level level,
+				   const struct vmt_log_ctx *log)
+{
+	struct vmt_inventory *inventory = &setup->inventory;
+	struct vmt_sync_pass_result *results =
+		g_new0(struct vmt_sync_pass_result, inventory->machines->len);
+	enum vmt_status status = VMT_STATUS_OK;
+	guint i;
+
+	if (needs_pass(setup)) {
+		status = vmt_sync_pass_run(inventory, &setup->plugins, level, results, log);
+	}
+	for (i = 0; i < inventory->machines->len && status == VMT_STATUS_OK; i++) {
+		struct vmt_machine *machine = vmt_inventory_machine(inventory, i);
+
+		if (machine->role != VMT_ROLE_GUEST) {
+			continue;
+		}
+		if (machine->host < 0 && results[i].host >= 0) {
+			machine->host = results[i].host;
+		}
+		status = decide_guest(setup, machine, &results[i], log);
+		if (status == VMT_STATUS_OK) {
+			log_guest(machine, log);
+		}
+	}
+	g_free(results);
+	return status;
+}
+
+enum vmt_status vmsync_setup_init(struct vmsync_setup *setup, const bt_value *params,
+				  bt_logging_level level, const struct vmt_log_ctx *log)
+{
+	enum vmt_status status;
+
+	memset(setup, 0, sizeof(*setup));
+	vmt_inventory_init(&setup->inventory);
+	setup->params = (bt_value *) params;
+	bt_value_get_ref(params);
+	status = read_params(setup, log);
+	if (status == VMT_STATUS_OK) {
+		status = vmt_ctf_plugins_load(&setup->plugins, log);
+	}
+	if (status == VMT_STATUS_OK) {
+		status = vmt_inventory_scan(&setup->inventory, setup->values.inputs, &setup->plugins,
+					    level, log);
+	}
+	if (status == VMT_STATUS_OK) {
+		status = vmt_inventory_assign_roles(&setup->inventory, setup->values.host, log);
+	}
+	if (status == VMT_STATUS_OK) {
+		status = vmt_inventory_set_guest_uuids(&setup->inventory, setup->values.guest_uuids,
+						       log);
+	}
+	if (status == VMT_STATUS_OK) {
+		status = apply_offsets(setup, log);
+	}
+	if (status == VMT_STATUS_OK) {
+		status = check_hosts(setup, log);
+	}
+	if (status == VMT_STATUS_OK) {
+		status = decide_sync(setup, level, log);
+	}
+	return status;
+}
+
+void vmsync_setup_fini(struct vmsync_setup *setup)
+{
+	vmt_inventory_fini(&setup->inventory);
+	vmt_ctf_plugins_fini(&setup->plugins);
+	BT_VALUE_PUT_REF_AND_RESET(setup->params);
+}
