@@ -229,6 +229,12 @@ static bt_value_map_foreach_entry_const_func_status check_entry(const char *key,
 	if (!spec) {
 		size_t i;
 
+		if (v->spec_count == 0) {
+			g_string_printf(v->error,
+					"Unknown parameter `%s` (this component takes no parameter)",
+					key);
+			return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_INTERRUPT;
+		}
 		g_string_printf(v->error, "Unknown parameter `%s` (expecting ", key);
 		for (i = 0; i < v->spec_count; i++) {
 			g_string_append_printf(v->error, "%s`%s`", i ? ", " : "", v->specs[i].name);

@@ -12,10 +12,12 @@
 #ifndef VMTRACE_LIB_WRITER_H
 #define VMTRACE_LIB_WRITER_H
 
+#include "lib/log.h"
+
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
-#include "lib/log.h"
 #include "lib/rows.h"
 #include "lib/status.h"
 
@@ -60,5 +62,34 @@ void vmt_writer_destroy(struct vmt_writer *writer);
 
 /* Parses a `format` parameter value; returns false for an unknown name. */
 bool vmt_writer_parse_format(const char *name, enum vmt_writer_format *format);
+
+/* The `format` parameter value of `format` ("text", "csv", ...). */
+const char *vmt_writer_format_name(enum vmt_writer_format format);
+
+/*
+ * Sets the time origin (ns from the clock origin) of the output, before the
+ * first row. `chrome` writes timestamps relative to it, and the `text`
+ * report measures begin times from it; `csv` and `jsonl` ignore it. Without
+ * it, `chrome` uses the first row's `begin_ns` and `text` the earliest one.
+ *
+ * The Perfetto UI rejects negative timestamps, and rows come ordered by VM
+ * (or pCPU), not by time: a later row may begin before the first one. Pass
+ * a time at or before every row's begin (e.g. the host trace's first
+ * event); `chrome` clamps earlier rows to the origin and logs a warning.
+ */
+void vmt_writer_set_time_origin(struct vmt_writer *writer, int64_t origin_ns);
+
+/* How the `text` report names exit reasons (SPEC §4, lttng-kvm-events §3.6). */
+enum vmt_writer_exit_isa {
+	/* SVM if any exit reason is 0x60 or more (no VMX reason is), else VMX. */
+	VMT_WRITER_EXIT_ISA_AUTO,
+	/* Intel VMX basic exit reasons (low 16 bits). */
+	VMT_WRITER_EXIT_ISA_VMX,
+	/* AMD SVM exit codes. */
+	VMT_WRITER_EXIT_ISA_SVM,
+};
+
+/* Sets the exit reason naming of the `text` report; other formats ignore it. */
+void vmt_writer_set_exit_isa(struct vmt_writer *writer, enum vmt_writer_exit_isa isa);
 
 #endif /* VMTRACE_LIB_WRITER_H */

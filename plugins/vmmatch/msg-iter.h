@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `filter.vmmatch.tag` message iterator: forwards host and unknown messages
+ * as they are, and copies guest messages with `vm` appended to each event's
+ * common context (SPEC §3), filled from the host model at the event's time.
+ */
+#ifndef VMTRACE_PLUGINS_VMMATCH_MSG_ITER_H
+#define VMTRACE_PLUGINS_VMMATCH_MSG_ITER_H
+
+#include <babeltrace2/babeltrace.h>
+
+bt_message_iterator_class_initialize_method_status
+vmmatch_msg_iter_init(bt_self_message_iterator *self_iter,
+		      bt_self_message_iterator_configuration *config,
+		      bt_self_component_port_output *port);
+
+void vmmatch_msg_iter_finalize(bt_self_message_iterator *self_iter);
+
+bt_message_iterator_class_next_method_status
+vmmatch_msg_iter_next(bt_self_message_iterator *self_iter, bt_message_array_const msgs,
+		      uint64_t capacity, uint64_t *count);
+
+bt_message_iterator_class_seek_beginning_method_status
+vmmatch_msg_iter_seek_beginning(bt_self_message_iterator *self_iter);
+
+bt_message_iterator_class_can_seek_beginning_method_status
+vmmatch_msg_iter_can_seek_beginning(bt_self_message_iterator *self_iter, bt_bool *can_seek);
+
+#endif /* VMTRACE_PLUGINS_VMMATCH_MSG_ITER_H */

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+#define VMT_LOG_TAG "PLUGIN/SINK.VMSTATE.INTERVALS"
+#include "lib/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include <babeltrace2/babeltrace.h>
+
+#include "lib/common.h"
+#include "lib/flow.h"
+#include "lib/intervals.h"
+#include "lib/params.h"
+#include "lib/writer.h"
+
+#include "component.h"
+
+static const char *const format_values[] = { "text", "csv", "jsonl", "chrome", NULL };
+static const char *const view_values[] = { "vcpu", "pcpu", NULL };
+
+static const struct vmt_param_spec param_specs[] = {
+	{ "format", VMT_PARAM_STRING, false, format_values },
+	{ "path", VMT_PARAM_STRING, false, NULL },
+	{ "view", VMT_PARAM_STRING, false, view_values },
+};
+
+struct vmstate_comp {
+	struct vmt_log_ctx log;
+	bt_self_component_port_input *in_port; /* Weak: owned by the component. */
+	bt_message_iterator *upstream; /* Owned. */
+	enum vmt_writer_format format;
+	enum vmt_writer_view view;
+	char *path; /* Owned; NULL for standard output. */
+	FILE *out; /* Owned unless it is stdout. */
+	struct vmt_intervals *intervals; /* Owned, with the host models. */
+	struct vmt_flow *flow; /* Owned. */
+	bool is_done;
+};
+
+static struct vmt_host_model *create_model(void *user)
+{
+	struct vmstate_comp *comp = user;
+
+	return vmt_intervals_add_host(comp->intervals);
+}
+
+static enum vmt_status read_params(struct vmstate_comp *comp, const bt_value *params)
+{
+	GString *error = g_string_new(NULL);
+	enum vmt_status status =
+		vmt_params_validate(params, param_specs, VMT_ARRAY_SIZE(param_specs), error);
+	const char *path;
+
+	if (status != VMT_STATUS_OK) {
+		VMT_LOGE_APPEND_CAUSE(&comp->log, "%s", error->str);
+		goto end;
+	}
+	vmt_writer_parse_format(vmt_params_string(params, "format", "text"), &comp->format);
+	comp->view = strcmp(vmt_params_string(params, "view", "vcpu"), "pcpu") == 0
+			     ? VMT_WRITER_VIEW_PCPU
+			     : VMT_WRITER_VIEW_VCPU;
+	path = vmt_params_string(params, "path", NULL);
+	comp->path = g_strdup(path);
+
+end:
+	g_string_free(error, TRUE);
+	return status;
+}
+
+/* Opens the output now, so that a bad `path` fails the graph before any work. */
+static enum vmt_status open_output(struct vmstate_comp *comp)
+{
+	if (!comp->path) {
+		comp->out = stdout;
+		return VMT_STATUS_OK;
+	}
+	comp->out = fopen(comp->path, "w");
+	if (!comp->out) {
+		VMT_LOGE_APPEND_CAUSE(&comp->log,
+				      "Invalid parameter `path`: cannot open the output file: "
+				      "path=\"%s\", error=\"%s\"",
+				      comp->path, strerror(errno));
+		return VMT_STATUS_ERROR;
+	}
+	return VMT_STATUS_OK;
+}
+
+static void destroy_comp(struct vmstate_comp *comp)
+{
+	if (!comp) {
+		return;
+	}
+	vmt_flow_destroy(comp->flow);
+	vmt_intervals_destroy(comp->intervals);
+	bt_message_iterator_put_ref(comp->upstream);
+	if (comp->out && comp->out != stdout) {
+		fclose(comp->out);
+	}
+	g_free(comp->path);
+	g_free(comp);
+}
+
+bt_component_class_initialize_method_status
+vmstate_comp_init(bt_self_component_sink *self_comp, bt_self_component_sink_configuration *config,
+		  const bt_value *params, void *init_data)
+{
+	bt_self_component *self = bt_self_component_sink_as_self_component(self_comp);
+	struct vmstate_comp *comp = g_new0(struct vmstate_comp, 1);
+
+	(void) config;
+	(void) init_data;
+	comp->log.level = bt_component_get_logging_level(bt_self_component_as_component(self));
+	comp->log.name = bt_component_get_name(bt_self_component_as_component(self));
+	comp->log.self_comp = self;
+	if (read_params(comp, params) != VMT_STATUS_OK || open_output(comp) != VMT_STATUS_OK) {
+		goto error;
+	}
+	comp->intervals = vmt_intervals_create(comp->view, &comp->log);
+	comp->flow = vmt_flow_create(create_model, comp, &comp->log);
+	if (bt_self_component_sink_add_input_port(self_comp, "in", NULL, &comp->in_port) !=
+	    BT_SELF_COMPONENT_ADD_PORT_STATUS_OK) {
+		VMT_LOGE_APPEND_CAUSE(&comp->log, "Cannot add the input port");
+		goto error;
+	}
+	bt_self_component_set_data(self, comp);
+	return BT_COMPONENT_CLASS_INITIALIZE_METHOD_STATUS_OK;
+
+error:
+	destroy_comp(comp);
+	return BT_COMPONENT_CLASS_INITIALIZE_METHOD_STATUS_ERROR;
+}
+
+void vmstate_comp_finalize(bt_self_component_sink *self_comp)
+{
+	destroy_comp(bt_self_component_get_data(bt_self_component_sink_as_self_component(self_comp)));
+}
+
+bt_component_class_sink_graph_is_configured_method_status
+vmstate_comp_graph_is_configured(bt_self_component_sink *self_comp)
+{
+	struct vmstate_comp *comp =
+		bt_self_component_get_data(bt_self_component_sink_as_self_component(self_comp));
+	bt_message_iterator_create_from_sink_component_status status;
+
+	if (!bt_port_is_connected(bt_self_component_port_as_port(
+		    bt_self_component_port_input_as_self_component_port(comp->in_port)))) {
+		VMT_LOGE_APPEND_CAUSE(&comp->log, "The input port `in` is not connected");
+		return BT_COMPONENT_CLASS_SINK_GRAPH_IS_CONFIGURED_METHOD_STATUS_ERROR;
+	}
+	status = bt_message_iterator_create_from_sink_component(self_comp, comp->in_port,
+								&comp->upstream);
+	if (status != BT_MESSAGE_ITERATOR_CREATE_FROM_SINK_COMPONENT_STATUS_OK) {
+		VMT_LOGE_APPEND_CAUSE(&comp->log, "Cannot create the upstream message iterator");
+		return (int) status;
+	}
+	return BT_COMPONENT_CLASS_SINK_GRAPH_IS_CONFIGURED_METHOD_STATUS_OK;
+}
+
+/* A guest `sched_switch` names the guest thread now current on its vCPU. */
+static void handle_guest_event(struct vmstate_comp *comp, struct vmt_flow_trace *ft,
+			       const bt_message *msg, int64_t ns)
+{
+	const char *next_comm;
+	int64_t next_tid;
+	struct vmt_vm *vm;
+
+	if (!vmt_flow_guest_switch(comp->flow, msg, &next_tid, &next_comm)) {
+		return;
+	}
+	vm = vmt_flow_guest_vm(comp->flow, ft);
+	if (vm) {
+		vmt_intervals_set_guest_thread(comp->intervals, ft->model, vm,
+					       vmt_flow_event_cpu(ft, msg), next_tid, next_comm, ns);
+	}
+}
+
+static void handle_message(struct vmstate_comp *comp, const bt_message *msg)
+{
+	int64_t ns;
+	struct vmt_flow_trace *ft = vmt_flow_handle(comp->flow, msg, &ns);
+
+	if (ft && ft->role == VMT_ROLE_GUEST && ns != INT64_MIN &&
+	    bt_message_get_type(msg) == BT_MESSAGE_TYPE_EVENT) {
+		handle_guest_event(comp, ft, msg, ns);
+	}
+}
+
+static enum vmt_status write_output(struct vmstate_comp *comp)
+{
+	struct vmt_writer *writer = vmt_writer_create(comp->format, comp->view, comp->out, &comp->log);
+	enum vmt_status status;
+
+	if (!writer) {
+		VMT_LOGE_APPEND_CAUSE(&comp->log, "Cannot create the output writer");
+		return VMT_STATUS_MEMORY_ERROR;
+	}
+	if (vmt_flow_first_host_ns(comp->flow) != INT64_MIN) {
+		vmt_writer_set_time_origin(writer, vmt_flow_first_host_ns(comp->flow));
+	}
+	status = vmt_intervals_finish(comp->intervals, vmt_flow_last_host_ns(comp->flow), writer);
+	vmt_writer_destroy(writer);
+	if (status == VMT_STATUS_OK && comp->out != stdout && fflush(comp->out) != 0) {
+		VMT_LOGE_APPEND_CAUSE(&comp->log, "Cannot write the output file: path=\"%s\"",
+				      comp->path);
+		status = VMT_STATUS_ERROR;
+	}
+	return status;
+}
+
+bt_component_class_sink_consume_method_status vmstate_comp_consume(bt_self_component_sink *self_comp)
+{
+	struct vmstate_comp *comp =
+		bt_self_component_get_data(bt_self_component_sink_as_self_component(self_comp));
+	bt_message_array_const msgs;
+	uint64_t count, i;
+	bt_message_iterator_next_status status;
+
+	status = bt_message_iterator_next(comp->upstream, &msgs, &count);
+	switch (status) {
+	case BT_MESSAGE_ITERATOR_NEXT_STATUS_OK:
+		break;
+	case BT_MESSAGE_ITERATOR_NEXT_STATUS_END:
+		if (!comp->is_done) {
+			comp->is_done = true;
+			if (write_output(comp) != VMT_STATUS_OK) {
+				return BT_COMPONENT_CLASS_SINK_CONSUME_METHOD_STATUS_ERROR;
+			}
+		}
+		return BT_COMPONENT_CLASS_SINK_CONSUME_METHOD_STATUS_END;
+	default:
+		return (int) status;
+	}
+	for (i = 0; i < count; i++) {
+		handle_message(comp, msgs[i]);
+		bt_message_put_ref(msgs[i]);
+	}
+	return BT_COMPONENT_CLASS_SINK_CONSUME_METHOD_STATUS_OK;
+}
