@@ -18,12 +18,13 @@
 #ifndef VMTRACE_LIB_IR_COPY_H
 #define VMTRACE_LIB_IR_COPY_H
 
+#include "lib/log.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <babeltrace2/babeltrace.h>
 
-#include "lib/log.h"
 #include "lib/status.h"
 
 struct vmt_ir_copy;
@@ -76,8 +77,8 @@ struct vmt_ir_copy_hooks {
 
 /*
  * Creates an empty copy context whose messages are created by `self_iter`.
- * `hooks` and `log` are borrowed and must outlive the copy. Returns NULL on
- * memory exhaustion.
+ * `hooks` and `log` are borrowed and must outlive the copy; `hooks` may be
+ * NULL (no hook). Returns NULL on memory exhaustion.
  */
 struct vmt_ir_copy *vmt_ir_copy_create(bt_self_message_iterator *self_iter,
 				       const struct vmt_ir_copy_hooks *hooks, void *user,
@@ -89,7 +90,9 @@ void vmt_ir_copy_destroy(struct vmt_ir_copy *copy);
 /*
  * Copies `in_msg` (borrowed) into `*out_msg` (a new reference owned by the
  * caller). On error, appends a cause and returns VMT_STATUS_ERROR or
- * VMT_STATUS_MEMORY_ERROR; `*out_msg` is then NULL.
+ * VMT_STATUS_MEMORY_ERROR (or a hook's status); `*out_msg` is then NULL.
+ * An error may leave output classes half copied, and Babeltrace aborts on
+ * some retries (a duplicate ID): after one, only destroy the copy.
  */
 enum vmt_status vmt_ir_copy_message(struct vmt_ir_copy *copy, const bt_message *in_msg,
 				    bt_message **out_msg);

@@ -388,6 +388,7 @@ static int find_host_of_uid(struct pass *pass, uint64_t vm_uid)
 
 static enum vmt_status fit_guests(struct pass *pass, struct vmt_sync_pass_result *results)
 {
+	enum vmt_status status;
 	guint m;
 
 	for (m = 0; m < pass->inventory->machines->len; m++) {
@@ -409,12 +410,13 @@ static enum vmt_status fit_guests(struct pass *pass, struct vmt_sync_pass_result
 		}
 		result->has_fit = true;
 		result->duplicate_count = vmt_sync_matcher_duplicate_count(pass->matcher);
-		if (vmt_sync_fit_points(upper, upper_count, lower, lower_count,
-					machine->span_begin_ns, machine->span_end_ns,
-					&result->fit) != VMT_STATUS_OK) {
+		status = vmt_sync_fit_points(upper, upper_count, lower, lower_count,
+					     machine->span_begin_ns, machine->span_end_ns,
+					     &result->fit);
+		if (status != VMT_STATUS_OK) {
 			VMT_LOGE_APPEND_CAUSE(pass->log, "Cannot fit the clock of guest: machine=\"%s\"",
 					      machine->id);
-			return VMT_STATUS_MEMORY_ERROR;
+			return status;
 		}
 	}
 	return VMT_STATUS_OK;

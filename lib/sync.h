@@ -64,14 +64,30 @@ struct vmt_sync_fit {
 	 * Largest |line(g) - l(g)| over every feasible line l and every g in
 	 * the span given to the fit, rounded up to the ns: a bound on the
 	 * conversion error of any guest time in the span (status OK only).
+	 *
+	 * -1 when unknown: for every status but OK, and for OK when the points
+	 * do not bound the slope (all at one guest time, or every upper point
+	 * at or before, or at or after, every lower point): no bound exists.
+	 * `vmt_clock_line_apply()` adds at most 0.5 ns of rounding to it.
 	 */
 	int64_t error_bound_ns;
-	/* Feasible slope range (status OK only). */
+	/*
+	 * Feasible slope range (status OK only; an end the points leave open is
+	 * -INFINITY or INFINITY). For NO_POINTS and ONE_WAY both are infinite;
+	 * for INCONSISTENT both are the reported line's slope.
+	 */
 	long double slope_min;
 	long double slope_max;
 	/* Number of upper and lower points the fit used. */
 	uint64_t upper_count;
 	uint64_t lower_count;
+	/*
+	 * Width of the feasible host-time band at the centre's slope (ns): the
+	 * centre line is `gap_ns / 2` from the nearest constraint. Negative for
+	 * INCONSISTENT, where `-gap_ns / 2` is the largest violation of the
+	 * reported line; INFINITY for NO_POINTS and ONE_WAY.
+	 */
+	long double gap_ns;
 };
 
 /* Evaluates `line` at `guest_ns`, rounding to the nearest ns; monotonic in `guest_ns`. */
@@ -92,6 +108,21 @@ struct vmt_clock_line vmt_clock_line_identity(void);
  * where the error bound must hold, typically the guest trace's time range.
  * Returns VMT_STATUS_MEMORY_ERROR on allocation failure, else VMT_STATUS_OK
  * with the outcome in `fit->status`.
+ *
+ * The centre is the max-margin line: the slope where the feasible offset
+ * band is widest, with the offset in its middle. When the points leave the
+ * slope open it is the slope nearest to 1 among the widest (or feasible)
+ * ones. Its slope is kept within 1000 ppm of 1 (what two NTP-slewed clocks
+ * can reach) whenever the region allows one, so that a few points over a
+ * short span cannot produce a line that runs backwards; the region and the
+ * bound are those of the points alone. For INCONSISTENT, `fit->line` is the
+ * line that minimises the largest violation (for diagnostics); for
+ * NO_POINTS and ONE_WAY it is the identity.
+ *
+ * Guest times and host-minus-guest offsets must each stay within 2^61 ns
+ * (73 years) of the first upper point's, and so must the span's ends; else
+ * the fit appends an error cause and returns VMT_STATUS_ERROR (as it does if
+ * the fitted line cannot be stored, which takes absurd slopes).
  */
 enum vmt_status vmt_sync_fit_points(const struct vmt_sync_point *upper, size_t upper_count,
 				    const struct vmt_sync_point *lower, size_t lower_count,
@@ -134,5 +165,13 @@ bool vmt_sync_matcher_borrow_points(const struct vmt_sync_matcher *matcher, uint
 
 /* Number of events whose key was already seen (kept out of the fit). */
 uint64_t vmt_sync_matcher_duplicate_count(const struct vmt_sync_matcher *matcher);
+
+/*
+ * Number of halves still waiting for their other half. A key leaves the
+ * table once matched (memory stays proportional to what is pending), so an
+ * event whose key matched earlier waits here as a new half: a legitimate
+ * `cnt` wrap-around then matches again.
+ */
+uint64_t vmt_sync_matcher_unmatched_count(const struct vmt_sync_matcher *matcher);
 
 #endif /* VMTRACE_LIB_SYNC_H */

@@ -151,7 +151,9 @@ static const char *fit_problem(const struct vmt_sync_pass_result *result,
 	}
 	switch (result->fit.status) {
 	case VMT_SYNC_FIT_OK:
-		return NULL;
+		return result->fit.error_bound_ns < 0
+			       ? "too few exchanges to bound the clock's slope"
+			       : NULL;
 	case VMT_SYNC_FIT_NO_POINTS:
 		return "no exchange matched between the guest and a host";
 	case VMT_SYNC_FIT_ONE_WAY:
