@@ -45,11 +45,23 @@ struct vmt_flow {
 	struct guest_class *last_guest_class; /* Weak: value of `guest_classes`. */
 	int64_t first_host_ns;
 	int64_t last_host_ns;
+	GPtrArray *guests; /* Owned array of weak guest traces (values of `traces`). */
+	GStringChunk *comms; /* Owned: interned guest thread names. */
 };
 
 static void put_trace_key(gpointer key)
 {
 	bt_trace_put_ref(key);
+}
+
+static void destroy_trace(gpointer data)
+{
+	struct vmt_flow_trace *ft = data;
+
+	if (ft->guest_threads) {
+		g_array_free(ft->guest_threads, TRUE);
+	}
+	g_free(ft);
 }
 
 static void put_event_class_key(gpointer key)
@@ -65,7 +77,10 @@ struct vmt_flow *vmt_flow_create(vmt_flow_create_model_func create_model, void *
 	flow->create_model = create_model;
 	flow->user = user;
 	flow->log = log;
-	flow->traces = g_hash_table_new_full(g_direct_hash, g_direct_equal, put_trace_key, g_free);
+	flow->traces =
+		g_hash_table_new_full(g_direct_hash, g_direct_equal, put_trace_key, destroy_trace);
+	flow->guests = g_ptr_array_new();
+	flow->comms = g_string_chunk_new(4096);
 	flow->hosts = g_array_new(FALSE, TRUE, sizeof(struct host_entry));
 	flow->decoder = vmt_host_event_decoder_create();
 	flow->guest_classes = g_hash_table_new_full(g_direct_hash, g_direct_equal,
@@ -84,6 +99,8 @@ void vmt_flow_destroy(struct vmt_flow *flow)
 	g_array_free(flow->hosts, TRUE);
 	vmt_host_event_decoder_destroy(flow->decoder);
 	g_hash_table_destroy(flow->guest_classes);
+	g_ptr_array_free(flow->guests, TRUE);
+	g_string_chunk_free(flow->comms);
 	g_free(flow);
 }
 
@@ -217,8 +234,12 @@ static struct vmt_flow_trace *add_trace(struct vmt_flow *flow, const bt_trace *t
 		classify_from_trace(ft, trace);
 	}
 	g_strlcpy(ft->hostname, hostname ? hostname : "", sizeof(ft->hostname));
+	ft->switched_cpu = -1;
 	if (ft->role == VMT_ROLE_HOST) {
 		ft->model = find_or_add_host(flow, ft->machine);
+	} else if (ft->role == VMT_ROLE_GUEST) {
+		ft->guest_threads = g_array_new(FALSE, FALSE, sizeof(struct vmt_flow_guest_thread));
+		g_ptr_array_add(flow->guests, ft);
 	}
 	bt_trace_get_ref(trace);
 	g_hash_table_insert(flow->traces, (gpointer) trace, ft);
@@ -311,8 +332,7 @@ static const struct guest_class *find_guest_class(struct vmt_flow *flow,
 		gc = g_new(struct guest_class, 1);
 		gc->vm_uid = gc->next_tid = gc->next_comm = NO_MEMBER;
 		if (name && is_vmsync_guest_name(name)) {
-			gc->vm_uid = member_index(payload, "vm_uid",
-						  BT_FIELD_CLASS_TYPE_UNSIGNED_INTEGER);
+			gc->vm_uid = member_index(payload, "vm_uid", BT_FIELD_CLASS_TYPE_INTEGER);
 		} else if (name && strcmp(name, "sched_switch") == 0) {
 			gc->next_tid =
 				member_index(payload, "next_tid", BT_FIELD_CLASS_TYPE_INTEGER);
@@ -327,22 +347,34 @@ static const struct guest_class *find_guest_class(struct vmt_flow *flow,
 }
 
 /* A guest's first vmsync event tells its vm_uid (traces straight from `src.ctf.fs`). */
-static void learn_guest_vm_uid(struct vmt_flow *flow, struct vmt_flow_trace *ft,
+static void learn_guest_vm_uid(struct vmt_flow_trace *ft, const bt_message *msg,
+			       const struct guest_class *gc)
+{
+	const bt_field *field = bt_field_structure_borrow_member_field_by_index_const(
+		bt_event_borrow_payload_field_const(bt_message_event_borrow_event_const(msg)),
+		gc->vm_uid);
+
+	/* Read as the host reads hypercall arguments: the same 64 bits. */
+	ft->vm_uid = bt_field_class_type_is(bt_field_get_class_type(field),
+					    BT_FIELD_CLASS_TYPE_SIGNED_INTEGER)
+			     ? (uint64_t) bt_field_integer_signed_get_value(field)
+			     : bt_field_integer_unsigned_get_value(field);
+	ft->has_vm_uid = true;
+}
+
+static void record_guest_switch(struct vmt_flow *flow, struct vmt_flow_trace *ft,
+				const bt_message *msg, const struct guest_class *gc);
+
+static void handle_guest_event(struct vmt_flow *flow, struct vmt_flow_trace *ft,
 			       const bt_message *msg)
 {
-	const bt_event *event = bt_message_event_borrow_event_const(msg);
-	uint64_t index = find_guest_class(flow, bt_event_borrow_class_const(event))->vm_uid;
-	const bt_field *field;
+	const struct guest_class *gc = find_guest_class(
+		flow, bt_event_borrow_class_const(bt_message_event_borrow_event_const(msg)));
 
-	if (index == NO_MEMBER) {
-		return;
-	}
-	field = bt_field_structure_borrow_member_field_by_index_const(
-		bt_event_borrow_payload_field_const(event), index);
-	if (bt_field_class_type_is(bt_field_get_class_type(field),
-				   BT_FIELD_CLASS_TYPE_UNSIGNED_INTEGER)) {
-		ft->vm_uid = bt_field_integer_unsigned_get_value(field);
-		ft->has_vm_uid = true;
+	if (gc->vm_uid != NO_MEMBER && !ft->has_vm_uid) {
+		learn_guest_vm_uid(ft, msg, gc);
+	} else if (gc->next_tid != NO_MEMBER) {
+		record_guest_switch(flow, ft, msg, gc);
 	}
 }
 
@@ -374,6 +406,7 @@ struct vmt_flow_trace *vmt_flow_handle(struct vmt_flow *flow, const bt_message *
 		return NULL;
 	}
 	ft = find_or_add_trace(flow, bt_stream_borrow_trace_const(stream));
+	ft->switched_cpu = -1;
 	if (bt_message_get_type(msg) != BT_MESSAGE_TYPE_EVENT) {
 		return ft;
 	}
@@ -392,8 +425,8 @@ struct vmt_flow_trace *vmt_flow_handle(struct vmt_flow *flow, const bt_message *
 			flow->first_host_ns = ns;
 		}
 		vmt_host_model_handle(ft->model, &event);
-	} else if (ft->role == VMT_ROLE_GUEST && !ft->has_vm_uid) {
-		learn_guest_vm_uid(flow, ft, msg);
+	} else if (ft->role == VMT_ROLE_GUEST) {
+		handle_guest_event(flow, ft, msg);
 	}
 	return ft;
 }
@@ -499,28 +532,63 @@ void vmt_flow_tag_guest_event(struct vmt_flow *flow, struct vmt_flow_trace *ft,
 	}
 }
 
-bool vmt_flow_guest_switch(struct vmt_flow *flow, const bt_message *msg, int64_t *next_tid,
-			   const char **next_comm)
+/* A guest `sched_switch` sets the thread its CPU runs. */
+static void record_guest_switch(struct vmt_flow *flow, struct vmt_flow_trace *ft,
+				const bt_message *msg, const struct guest_class *gc)
 {
 	const bt_event *event = bt_message_event_borrow_event_const(msg);
-	const struct guest_class *gc = find_guest_class(flow, bt_event_borrow_class_const(event));
-	const bt_field *payload, *field;
+	const bt_field *payload = bt_event_borrow_payload_field_const(event);
+	const bt_field *field = bt_field_structure_borrow_member_field_by_index_const(
+		payload, gc->next_tid);
+	int64_t cpu = vmt_flow_event_cpu(ft, msg);
+	struct vmt_flow_guest_thread *current;
+	const char *comm = NULL;
 
-	if (gc->next_tid == NO_MEMBER) {
-		return false;
+	if (cpu < 0 || cpu >= 65536) {
+		return;
 	}
-	payload = bt_event_borrow_payload_field_const(event);
-	field = bt_field_structure_borrow_member_field_by_index_const(payload, gc->next_tid);
-	*next_tid = bt_field_class_type_is(bt_field_get_class_type(field),
-					   BT_FIELD_CLASS_TYPE_SIGNED_INTEGER)
-			    ? bt_field_integer_signed_get_value(field)
-			    : (int64_t) bt_field_integer_unsigned_get_value(field);
-	*next_comm = gc->next_comm == NO_MEMBER
-			     ? NULL
-			     : bt_field_string_get_value(
-				       bt_field_structure_borrow_member_field_by_index_const(
-					       payload, gc->next_comm));
-	return true;
+	if ((guint64) cpu >= ft->guest_threads->len) {
+		guint old_len = ft->guest_threads->len, i;
+
+		g_array_set_size(ft->guest_threads, cpu + 1);
+		for (i = old_len; i < ft->guest_threads->len; i++) {
+			g_array_index(ft->guest_threads, struct vmt_flow_guest_thread, i).tid = -1;
+			g_array_index(ft->guest_threads, struct vmt_flow_guest_thread, i).comm = NULL;
+		}
+	}
+	current = &g_array_index(ft->guest_threads, struct vmt_flow_guest_thread, cpu);
+	current->tid = bt_field_class_type_is(bt_field_get_class_type(field),
+					      BT_FIELD_CLASS_TYPE_SIGNED_INTEGER)
+			       ? bt_field_integer_signed_get_value(field)
+			       : (int64_t) bt_field_integer_unsigned_get_value(field);
+	if (gc->next_comm != NO_MEMBER) {
+		comm = bt_field_string_get_value(
+			bt_field_structure_borrow_member_field_by_index_const(payload, gc->next_comm));
+	}
+	current->comm = g_string_chunk_insert_const(flow->comms, comm ? comm : "");
+	ft->switched_cpu = cpu;
+}
+
+int64_t vmt_flow_guest_thread(struct vmt_flow *flow, const struct vmt_vm *vm, int64_t vcpu,
+			      const char **comm)
+{
+	guint i;
+
+	*comm = NULL;
+	for (i = 0; vm && vcpu >= 0 && i < flow->guests->len; i++) {
+		struct vmt_flow_trace *ft = g_ptr_array_index(flow->guests, i);
+		const struct vmt_flow_guest_thread *current;
+
+		if ((guint64) vcpu >= ft->guest_threads->len || vmt_flow_guest_vm(flow, ft) != vm) {
+			continue;
+		}
+		current = &g_array_index(ft->guest_threads, struct vmt_flow_guest_thread, vcpu);
+		if (current->tid >= 0) {
+			*comm = current->comm;
+			return current->tid;
+		}
+	}
+	return -1;
 }
 
 int64_t vmt_flow_first_host_ns(const struct vmt_flow *flow)

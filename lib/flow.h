@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <glib.h>
+
 #include <babeltrace2/babeltrace.h>
 
 #include "lib/host-event.h"
@@ -42,6 +44,15 @@ struct vmt_flow_trace {
 	/* Member index of `cpu_id` in the packet context, UINT64_MAX if none. */
 	const bt_stream_class *cpu_id_class; /* Weak: cache key. */
 	uint64_t cpu_id_index;
+	/* Guests: the thread each guest CPU runs, by its last `sched_switch`. */
+	GArray *guest_threads; /* Owned: struct vmt_flow_guest_thread, by cpu. */
+	/* Guests: the CPU of the `sched_switch` the last handled message is, else -1. */
+	int64_t switched_cpu;
+};
+
+struct vmt_flow_guest_thread {
+	int64_t tid; /* -1 when unknown */
+	const char *comm; /* Weak: interned by the flow. */
 };
 
 /* Creates a host model for a new host machine; the caller of the flow owns it. */
@@ -87,11 +98,12 @@ void vmt_flow_tag_guest_event(struct vmt_flow *flow, struct vmt_flow_trace *trac
 			      const bt_message *msg, struct vmt_guest_tag *tag);
 
 /*
- * If guest event `msg` is a `sched_switch`, sets the thread it switches in
- * (`next_comm` borrowed from the event, may be NULL) and returns true.
+ * The guest thread current on vCPU `vcpu` of the guest trace tied to `vm`
+ * (-1 if none or unknown), and its name in `*comm` (interned by the flow:
+ * valid until it is destroyed, one pointer per distinct name).
  */
-bool vmt_flow_guest_switch(struct vmt_flow *flow, const bt_message *msg, int64_t *next_tid,
-			   const char **next_comm);
+int64_t vmt_flow_guest_thread(struct vmt_flow *flow, const struct vmt_vm *vm, int64_t vcpu,
+			      const char **comm);
 
 /* The first host event time seen (ns from origin), INT64_MIN before any. */
 int64_t vmt_flow_first_host_ns(const struct vmt_flow *flow);

@@ -63,22 +63,16 @@ struct vmt_intervals_host {
 	GArray *cpus; /* Owned: struct vmt_pcpu_builder, by cpu. */
 };
 
-struct guest_key {
-	const struct vmt_vm *vm; /* Weak: owned by a host model. */
-	int64_t vcpu;
-};
-
-struct guest_thread {
-	int64_t tid;
-	const char *comm; /* Weak: interned. */
-};
 
 struct vmt_intervals {
 	enum vmt_writer_view view;
 	const struct vmt_log_ctx *log; /* Weak. */
 	GPtrArray *hosts; /* Owned: struct vmt_intervals_host. */
 	GStringChunk *strings; /* Owned: interned comms. */
-	GHashTable *guest_threads; /* Owned: struct guest_key -> struct guest_thread. */
+	vmt_intervals_guest_lookup_func guest_lookup;
+	void *guest_lookup_user;
+	/* The end given to `finish`: rows are cut there. */
+	int64_t end_ns;
 	struct vmt_row_store *store; /* Owned. */
 	GPtrArray *vcpu_builders; /* Owned: struct vmt_vcpu_builder, one per vCPU thread. */
 	/* First error of a listener callback (they cannot return one). */
@@ -86,6 +80,10 @@ struct vmt_intervals {
 };
 
 const char *vmt_intervals_intern(struct vmt_intervals *intervals, const char *str);
+
+/* Current guest thread of (`vm`, `vcpu`) through the lookup; -1 and NULL when unknown. */
+int64_t vmt_intervals_guest_thread(const struct vmt_intervals *intervals, const struct vmt_vm *vm,
+				   int64_t vcpu, const char **comm);
 
 void vmt_intervals_vcpu_changed(void *user, struct vmt_thread *thread, int64_t ts);
 void vmt_intervals_vcpu_ended(void *user, struct vmt_thread *thread, int64_t ts);

@@ -133,6 +133,8 @@ void vmt_intervals_close_cpus(struct vmt_intervals *intervals, int64_t end_ns)
 
 struct write_context {
 	struct vmt_writer *writer; /* Weak. */
+	/* Rows end with the host trace (a guest event may come after its last event). */
+	int64_t end_ns;
 	struct vmt_pcpu_row row;
 	char vm_id[64];
 };
@@ -145,8 +147,11 @@ static enum vmt_status write_record(const void *record, void *data)
 	const struct vmt_thread *thread = rec->thread;
 	bool is_vcpu = thread && thread->is_vcpu;
 
+	if (rec->begin >= ctx->end_ns) {
+		return VMT_STATUS_OK;
+	}
 	row->begin_ns = rec->begin;
-	row->end_ns = rec->end;
+	row->end_ns = rec->end < ctx->end_ns ? rec->end : ctx->end_ns;
 	row->host_tid = rec->host_tid;
 	row->host_comm = rec->host_comm;
 	row->level = !is_vcpu	      ? VMT_PCPU_LEVEL_HOST
@@ -178,7 +183,7 @@ enum vmt_status vmt_intervals_write_cpus(struct vmt_intervals *intervals,
 {
 	GArray *keys = vmt_row_store_keys(intervals->store);
 	enum vmt_status status = VMT_STATUS_OK;
-	struct write_context ctx = { .writer = writer };
+	struct write_context ctx = { .writer = writer, .end_ns = intervals->end_ns };
 	guint i;
 
 	g_array_sort(keys, compare_keys);

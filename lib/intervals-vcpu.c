@@ -179,6 +179,8 @@ static int compare_outputs(gconstpointer a, gconstpointer b)
 
 struct write_context {
 	struct vmt_writer *writer; /* Weak. */
+	/* Rows end with the host trace (a guest event may come after its last event). */
+	int64_t end_ns;
 	const struct vcpu_output *output; /* Weak. */
 	struct vmt_vcpu_row row;
 	char preemptor_vm_id[64];
@@ -191,9 +193,12 @@ static enum vmt_status write_record(const void *record, void *data)
 	struct vmt_vcpu_row *row = &ctx->row;
 	const struct vmt_thread *preemptor = rec->preempted_by;
 
+	if (rec->begin >= ctx->end_ns) {
+		return VMT_STATUS_OK;
+	}
 	row->state = rec->state;
 	row->begin_ns = rec->begin;
-	row->end_ns = rec->end;
+	row->end_ns = rec->end < ctx->end_ns ? rec->end : ctx->end_ns;
 	row->pcpu = rec->pcpu;
 	row->exit_reason = rec->exit_reason;
 	row->preempted_by_tid = rec->preempted_by_tid;
@@ -216,7 +221,7 @@ static enum vmt_status write_output(struct vmt_intervals *intervals, struct vmt_
 				    const struct vcpu_output *output)
 {
 	const struct vmt_thread *thread = output->builder->thread;
-	struct write_context ctx = { .writer = writer, .output = output };
+	struct write_context ctx = { .writer = writer, .end_ns = intervals->end_ns, .output = output };
 
 	ctx.row.vm_uuid = output->vm_id;
 	ctx.row.vm_name = vmt_vm_name(thread->vm);

@@ -22,20 +22,6 @@ const char *vmt_intervals_intern(struct vmt_intervals *intervals, const char *st
 	return str ? g_string_chunk_insert_const(intervals->strings, str) : NULL;
 }
 
-static guint guest_key_hash(gconstpointer key)
-{
-	const struct guest_key *k = key;
-
-	return g_direct_hash(k->vm) ^ (guint) (k->vcpu * 2654435761u);
-}
-
-static gboolean guest_key_equal(gconstpointer a, gconstpointer b)
-{
-	const struct guest_key *ka = a, *kb = b;
-
-	return ka->vm == kb->vm && ka->vcpu == kb->vcpu;
-}
-
 static void destroy_host(gpointer data)
 {
 	struct vmt_intervals_host *host = data;
@@ -56,8 +42,6 @@ struct vmt_intervals *vmt_intervals_create(enum vmt_writer_view view,
 	intervals->log = log;
 	intervals->hosts = g_ptr_array_new_with_free_func(destroy_host);
 	intervals->strings = g_string_chunk_new(4096);
-	intervals->guest_threads =
-		g_hash_table_new_full(guest_key_hash, guest_key_equal, g_free, g_free);
 	intervals->store = vmt_row_store_create(record_size, MEMORY_RECORDS, log);
 	intervals->vcpu_builders = g_ptr_array_new_with_free_func(g_free);
 	intervals->status = VMT_STATUS_OK;
@@ -70,7 +54,6 @@ void vmt_intervals_destroy(struct vmt_intervals *intervals)
 		return;
 	}
 	g_ptr_array_free(intervals->hosts, TRUE);
-	g_hash_table_destroy(intervals->guest_threads);
 	g_string_chunk_free(intervals->strings);
 	vmt_row_store_destroy(intervals->store);
 	g_ptr_array_free(intervals->vcpu_builders, TRUE);
@@ -102,14 +85,21 @@ struct vmt_host_model *vmt_intervals_add_host(struct vmt_intervals *intervals)
 	return host->model;
 }
 
+void vmt_intervals_set_guest_lookup(struct vmt_intervals *intervals,
+				    vmt_intervals_guest_lookup_func lookup, void *user)
+{
+	intervals->guest_lookup = lookup;
+	intervals->guest_lookup_user = user;
+}
+
 int64_t vmt_intervals_guest_thread(const struct vmt_intervals *intervals, const struct vmt_vm *vm,
 				   int64_t vcpu, const char **comm)
 {
-	struct guest_key key = { vm, vcpu };
-	const struct guest_thread *current = g_hash_table_lookup(intervals->guest_threads, &key);
-
-	*comm = current ? current->comm : NULL;
-	return current ? current->tid : -1;
+	*comm = NULL;
+	if (!intervals->guest_lookup || !vm || vcpu < 0) {
+		return -1;
+	}
+	return intervals->guest_lookup(intervals->guest_lookup_user, vm, vcpu, comm);
 }
 
 static struct vmt_intervals_host *find_host(struct vmt_intervals *intervals,
@@ -127,32 +117,21 @@ static struct vmt_intervals_host *find_host(struct vmt_intervals *intervals,
 	return NULL;
 }
 
-void vmt_intervals_set_guest_thread(struct vmt_intervals *intervals, struct vmt_host_model *model,
-				    const struct vmt_vm *vm, int64_t vcpu, int64_t guest_tid,
-				    const char *guest_comm, int64_t ts)
+void vmt_intervals_guest_thread_changed(struct vmt_intervals *intervals,
+					struct vmt_host_model *model, const struct vmt_vm *vm,
+					int64_t vcpu, int64_t ts)
 {
-	struct guest_key lookup = { vm, vcpu };
-	struct guest_thread *current = g_hash_table_lookup(intervals->guest_threads, &lookup);
-	struct vmt_thread *thread;
+	struct vmt_thread *thread = vmt_host_model_find_vcpu_thread(vm, vcpu);
+	struct vmt_intervals_host *host;
 
-	if (!current) {
-		struct guest_key *key = g_new(struct guest_key, 1);
-
-		*key = lookup;
-		current = g_new0(struct guest_thread, 1);
-		g_hash_table_insert(intervals->guest_threads, key, current);
+	/* Only a vCPU running guest code shows its guest thread on its pCPU. */
+	if (intervals->view != VMT_WRITER_VIEW_PCPU || !thread || thread->cpu < 0 ||
+	    thread->state != VMT_VCPU_STATE_RUNNING) {
+		return;
 	}
-	current->tid = guest_tid;
-	current->comm = vmt_intervals_intern(intervals, guest_comm ? guest_comm : "");
-	/* A new guest thread splits the pCPU row of the CPU that runs this vCPU in guest mode. */
-	thread = vmt_host_model_find_vcpu_thread(vm, vcpu);
-	if (intervals->view == VMT_WRITER_VIEW_PCPU && thread && thread->cpu >= 0 &&
-	    thread->state == VMT_VCPU_STATE_RUNNING) {
-		struct vmt_intervals_host *host = find_host(intervals, model);
-
-		if (host) {
-			vmt_intervals_cpu_changed(host, thread->cpu, ts);
-		}
+	host = find_host(intervals, model);
+	if (host) {
+		vmt_intervals_cpu_changed(host, thread->cpu, ts);
 	}
 }
 
@@ -161,6 +140,7 @@ enum vmt_status vmt_intervals_finish(struct vmt_intervals *intervals, int64_t en
 {
 	enum vmt_status status;
 
+	intervals->end_ns = end_ns;
 	if (intervals->view == VMT_WRITER_VIEW_VCPU) {
 		vmt_intervals_close_vcpus(intervals, end_ns);
 	} else {

@@ -34,16 +34,24 @@ void vmt_intervals_destroy(struct vmt_intervals *intervals);
 struct vmt_host_model *vmt_intervals_add_host(struct vmt_intervals *intervals);
 
 /*
- * Records that the guest thread `guest_tid` (`guest_comm`, borrowed) became
- * current on vCPU `vcpu` of `vm` at `ts` (a tagged guest `sched_switch`).
+ * Returns the guest thread current on vCPU `vcpu` of `vm` now (-1 if
+ * unknown) and sets `*comm` to its name, a string that stays valid and is
+ * the same pointer for equal names until the builder is destroyed.
  */
-void vmt_intervals_set_guest_thread(struct vmt_intervals *intervals, struct vmt_host_model *model,
-				    const struct vmt_vm *vm, int64_t vcpu, int64_t guest_tid,
-				    const char *guest_comm, int64_t ts);
+typedef int64_t (*vmt_intervals_guest_lookup_func)(void *user, const struct vmt_vm *vm,
+						     int64_t vcpu, const char **comm);
 
-/* Current guest thread of (`vm`, `vcpu`) and its comm (borrowed); tid -1 if none. */
-int64_t vmt_intervals_guest_thread(const struct vmt_intervals *intervals, const struct vmt_vm *vm,
-				   int64_t vcpu, const char **comm);
+/* Sets how the builder learns guest threads (without it, guest columns stay empty). */
+void vmt_intervals_set_guest_lookup(struct vmt_intervals *intervals,
+				    vmt_intervals_guest_lookup_func lookup, void *user);
+
+/*
+ * Tells the builder that the guest thread of vCPU `vcpu` of `vm` changed at
+ * `ts` (a guest `sched_switch`): it splits the pCPU row of that vCPU.
+ */
+void vmt_intervals_guest_thread_changed(struct vmt_intervals *intervals,
+					struct vmt_host_model *model, const struct vmt_vm *vm,
+					int64_t vcpu, int64_t ts);
 
 /*
  * Closes every open interval at `end_ns` (the last timestamp of the host

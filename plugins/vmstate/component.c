@@ -47,6 +47,14 @@ static struct vmt_host_model *create_model(void *user)
 	return vmt_intervals_add_host(comp->intervals);
 }
 
+static int64_t lookup_guest_thread(void *user, const struct vmt_vm *vm, int64_t vcpu,
+				   const char **comm)
+{
+	struct vmstate_comp *comp = user;
+
+	return vmt_flow_guest_thread(comp->flow, vm, vcpu, comm);
+}
+
 static enum vmt_status read_params(struct vmstate_comp *comp, const bt_value *params)
 {
 	GString *error = g_string_new(NULL);
@@ -120,6 +128,7 @@ vmstate_comp_init(bt_self_component_sink *self_comp, bt_self_component_sink_conf
 	}
 	comp->intervals = vmt_intervals_create(comp->view, &comp->log);
 	comp->flow = vmt_flow_create(create_model, comp, &comp->log);
+	vmt_intervals_set_guest_lookup(comp->intervals, lookup_guest_thread, comp);
 	if (bt_self_component_sink_add_input_port(self_comp, "in", NULL, &comp->in_port) !=
 	    BT_SELF_COMPONENT_ADD_PORT_STATUS_OK) {
 		VMT_LOGE_APPEND_CAUSE(&comp->log, "Cannot add the input port");
@@ -159,32 +168,19 @@ vmstate_comp_graph_is_configured(bt_self_component_sink *self_comp)
 	return BT_COMPONENT_CLASS_SINK_GRAPH_IS_CONFIGURED_METHOD_STATUS_OK;
 }
 
-/* A guest `sched_switch` names the guest thread now current on its vCPU. */
-static void handle_guest_event(struct vmstate_comp *comp, struct vmt_flow_trace *ft,
-			       const bt_message *msg, int64_t ns)
-{
-	const char *next_comm;
-	int64_t next_tid;
-	struct vmt_vm *vm;
-
-	if (!vmt_flow_guest_switch(comp->flow, msg, &next_tid, &next_comm)) {
-		return;
-	}
-	vm = vmt_flow_guest_vm(comp->flow, ft);
-	if (vm) {
-		vmt_intervals_set_guest_thread(comp->intervals, ft->model, vm,
-					       vmt_flow_event_cpu(ft, msg), next_tid, next_comm, ns);
-	}
-}
-
 static void handle_message(struct vmstate_comp *comp, const bt_message *msg)
 {
 	int64_t ns;
 	struct vmt_flow_trace *ft = vmt_flow_handle(comp->flow, msg, &ns);
+	struct vmt_vm *vm;
 
-	if (ft && ft->role == VMT_ROLE_GUEST && ns != INT64_MIN &&
-	    bt_message_get_type(msg) == BT_MESSAGE_TYPE_EVENT) {
-		handle_guest_event(comp, ft, msg, ns);
+	/* A guest `sched_switch` changes what its vCPU shows on its pCPU. */
+	if (ft && ft->role == VMT_ROLE_GUEST && ft->switched_cpu >= 0) {
+		vm = vmt_flow_guest_vm(comp->flow, ft);
+		if (vm) {
+			vmt_intervals_guest_thread_changed(comp->intervals, ft->model, vm,
+							   ft->switched_cpu, ns);
+		}
 	}
 }
 

@@ -17,6 +17,36 @@
 
 static struct vmt_log_ctx log_ctx = VMT_LOG_CTX_INIT_STANDALONE(BT_LOGGING_LEVEL_NONE);
 
+/* The guest side, as a sink would know it: one current thread per (VM, vCPU). */
+static struct {
+	const struct vmt_vm *vm;
+	int64_t vcpu;
+	int64_t tid;
+	const char *comm;
+} guest;
+
+static int64_t lookup_guest(void *user, const struct vmt_vm *vm, int64_t vcpu, const char **comm)
+{
+	(void) user;
+	if (vm == guest.vm && vcpu == guest.vcpu) {
+		*comm = guest.comm;
+		return guest.tid;
+	}
+	*comm = NULL;
+	return -1;
+}
+
+static void set_guest(struct vmt_intervals *intervals, struct vmt_host_model *m,
+		      const struct vmt_vm *vm, int64_t vcpu, int64_t tid, const char *comm,
+		      int64_t ts)
+{
+	guest.vm = vm;
+	guest.vcpu = vcpu;
+	guest.tid = tid;
+	guest.comm = comm;
+	vmt_intervals_guest_thread_changed(intervals, m, vm, vcpu, ts);
+}
+
 static struct vmt_host_event base(enum vmt_host_event_kind kind, int64_t ts, int64_t cpu)
 {
 	struct vmt_host_event ev;
@@ -117,6 +147,8 @@ static void test_vcpu_rows(void)
 	struct vmt_vm *vm_a;
 	char *csv;
 
+	vmt_intervals_set_guest_lookup(intervals, lookup_guest, NULL);
+
 	statedump(m, 1, 100, 100, "qemu-a");
 	statedump(m, 1, 101, 100, "CPU 0/KVM");
 	statedump(m, 1, 200, 200, "qemu-b");
@@ -127,7 +159,7 @@ static void test_vcpu_rows(void)
 	g_strlcpy(vm_a->guest_hostname, "web", sizeof(vm_a->guest_hostname));
 	sw(m, 10, 0, 0, "swapper/0", 0, 101, "CPU 0/KVM");
 	entry(m, 20, 0);
-	vmt_intervals_set_guest_thread(intervals, m, vm_a, 0, 42, "nginx, \"w\"", 25);
+	set_guest(intervals, m, vm_a, 0, 42, "nginx, \"w\"", 25);
 	kexit(m, 30, 0, 1);
 	sw(m, 40, 0, 101, "CPU 0/KVM", 256, 201, "CPU 0/KVM");
 	entry(m, 50, 0);
@@ -196,13 +228,15 @@ static void test_pcpu_rows(void)
 	struct vmt_vm *vm;
 	char *csv;
 
+	vmt_intervals_set_guest_lookup(intervals, lookup_guest, NULL);
+
 	statedump(m, 1, 101, 100, "CPU 0/KVM");
 	vm_uuid(m, 2, 100, UUID_A);
 	vm = vmt_host_model_find_vm(m, UUID_A, false, 0);
 	sw(m, 10, 2, 0, "swapper/2", 0, 7, "kworker/2:1");
 	sw(m, 20, 2, 7, "kworker/2:1", 1, 101, "CPU 0/KVM");
 	entry(m, 30, 2);
-	vmt_intervals_set_guest_thread(intervals, m, vm, 0, 55, "bash", 35);
+	set_guest(intervals, m, vm, 0, 55, "bash", 35);
 	kexit(m, 40, 2, 1);
 	sw(m, 50, 2, 101, "CPU 0/KVM", 0, 0, "swapper/2");
 	csv = finish_csv(intervals, VMT_WRITER_VIEW_PCPU, 60);
