@@ -55,6 +55,7 @@ static struct vmt_machine *new_machine(const struct vmt_trace_entry *first)
 							 : first->path);
 	machine->traces = g_ptr_array_new();
 	machine->host = -1;
+	machine->host_pid = -1;
 	machine->sync_method = VMT_SYNC_METHOD_NONE;
 	machine->line = vmt_clock_line_identity();
 	machine->error_bound_ns = -1;

@@ -58,6 +58,8 @@ struct vmt_machine {
 	/* Guests: vm_uid from its `vmsync_*_guest` events. */
 	bool has_vm_uid;
 	uint64_t vm_uid;
+	/* Guests: the QEMU pid on the host, from the sync pass; -1 if unknown. */
+	int64_t host_pid;
 	/* Guests: has `vmsync_*_guest` event classes. */
 	bool has_vmsync_events;
 	/* Guest time span (ns from origin, recorded), known after a sync pass. */

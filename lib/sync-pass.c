@@ -20,6 +20,20 @@ enum pass_kind {
 	PASS_HYPERCALL,
 	PASS_ENTRY,
 	PASS_SWITCH,
+	PASS_STATEDUMP,
+	PASS_FORK,
+};
+
+/* A thread's process from some time on (statedump or fork). */
+struct tid_pid {
+	int64_t ns;
+	int64_t pid;
+};
+
+/* The first host thread that received a guest's vm_uid. */
+struct uid_thread {
+	int64_t ns;
+	int64_t tid;
 };
 
 /* Payload member indexes of one event class (UINT64_MAX when absent). */
@@ -37,6 +51,10 @@ struct pass {
 	/* Per machine: vm_uids seen in its host-side events. */
 	GPtrArray *host_uids; /* Owned: GHashTable * of uint64 (set), one per machine. */
 	GPtrArray *streams; /* Owned: struct pass_stream. */
+	/* Host tid -> GArray of struct tid_pid (streams are read in no global order). */
+	GHashTable *tid_pids; /* Owned: int64 key (g_new) -> GArray. */
+	/* vm_uid -> struct uid_thread, the earliest exchange. */
+	GHashTable *uid_threads; /* Owned: int64 key (g_new) -> struct uid_thread (g_new). */
 	const struct vmt_log_ctx *log; /* Weak. */
 	enum vmt_status status;
 };
@@ -53,6 +71,8 @@ struct pass_stream {
 	bool has_pending;
 	uint64_t pending_cnt;
 	uint64_t pending_vm_uid;
+	/* Host streams: the CPU's current thread (last `sched_switch`), -1 before it. */
+	int64_t current_tid;
 };
 
 static uint64_t member_index(const bt_field_class *payload, const char *name)
@@ -102,8 +122,23 @@ static struct pass_decoding *resolve(const bt_event_class *event_class)
 		d->kind = PASS_ENTRY;
 	} else if (host_kind == VMT_HOST_EVENT_SCHED_SWITCH) {
 		d->kind = PASS_SWITCH;
+	} else if (host_kind == VMT_HOST_EVENT_STATEDUMP_PROCESS) {
+		d->kind = PASS_STATEDUMP;
+	} else if (host_kind == VMT_HOST_EVENT_PROCESS_FORK) {
+		d->kind = PASS_FORK;
 	}
-	if (d->kind == PASS_HYPERCALL) {
+	if (d->kind == PASS_SWITCH) {
+		d->first = member_index(payload, "next_tid");
+		d->second = d->third = UINT64_MAX;
+	} else if (d->kind == PASS_STATEDUMP) {
+		d->first = member_index(payload, "tid");
+		d->second = member_index(payload, "pid");
+		d->third = UINT64_MAX;
+	} else if (d->kind == PASS_FORK) {
+		d->first = member_index(payload, "child_tid");
+		d->second = member_index(payload, "child_pid");
+		d->third = UINT64_MAX;
+	} else if (d->kind == PASS_HYPERCALL) {
 		d->first = member_index(payload, "nr");
 		d->second = member_index(payload, "a0");
 		d->third = member_index(payload, "a1");
@@ -142,9 +177,11 @@ static uint64_t read_member(const bt_field *payload, uint64_t index)
 	return bt_field_integer_unsigned_get_value(field);
 }
 
-static void note_host_uid(struct pass *pass, struct pass_stream *stream, uint64_t vm_uid)
+static void note_host_uid(struct pass *pass, struct pass_stream *stream, uint64_t vm_uid,
+			  int64_t ns)
 {
 	GHashTable *set = g_ptr_array_index(pass->host_uids, stream->trace->machine);
+	struct uid_thread *first = g_hash_table_lookup(pass->uid_threads, &vm_uid);
 	uint64_t *key;
 
 	if (!g_hash_table_contains(set, &vm_uid)) {
@@ -152,6 +189,38 @@ static void note_host_uid(struct pass *pass, struct pass_stream *stream, uint64_
 		*key = vm_uid;
 		g_hash_table_add(set, key);
 	}
+	if (stream->current_tid <= 0) {
+		return;
+	}
+	if (!first) {
+		key = g_new(uint64_t, 1);
+		*key = vm_uid;
+		first = g_new(struct uid_thread, 1);
+		first->ns = INT64_MAX;
+		g_hash_table_insert(pass->uid_threads, key, first);
+	}
+	if (ns < first->ns) {
+		first->ns = ns;
+		first->tid = stream->current_tid;
+	}
+}
+
+static void note_tid_pid(struct pass *pass, int64_t tid, int64_t pid, int64_t ns)
+{
+	GArray *history = g_hash_table_lookup(pass->tid_pids, &tid);
+	struct tid_pid entry = { ns, pid };
+
+	if (tid <= 0 || pid <= 0) {
+		return;
+	}
+	if (!history) {
+		int64_t *key = g_new(int64_t, 1);
+
+		*key = tid;
+		history = g_array_new(FALSE, FALSE, sizeof(struct tid_pid));
+		g_hash_table_insert(pass->tid_pids, key, history);
+	}
+	g_array_append_val(history, entry);
 }
 
 static void note_guest_uid(struct pass_stream *stream, uint64_t vm_uid)
@@ -183,7 +252,7 @@ static void handle_host_event(struct pass_stream *stream, const struct pass_deco
 					     d->kind == PASS_GH_HOST ? VMT_SYNC_GH_HOST
 								     : VMT_SYNC_HG_HOST,
 					     vm_uid, cnt, ns);
-			note_host_uid(pass, stream, vm_uid);
+			note_host_uid(pass, stream, vm_uid, ns);
 		}
 		break;
 	case PASS_HYPERCALL:
@@ -197,7 +266,7 @@ static void handle_host_event(struct pass_stream *stream, const struct pass_deco
 			stream->has_pending = true;
 			vmt_sync_matcher_add(pass->matcher, VMT_SYNC_GH_HOST, stream->pending_vm_uid,
 					     stream->pending_cnt, ns);
-			note_host_uid(pass, stream, stream->pending_vm_uid);
+			note_host_uid(pass, stream, stream->pending_vm_uid, ns);
 		}
 		break;
 	case PASS_ENTRY:
@@ -209,6 +278,11 @@ static void handle_host_event(struct pass_stream *stream, const struct pass_deco
 		break;
 	case PASS_SWITCH:
 		stream->has_pending = false;
+		stream->current_tid = (int64_t) cnt;
+		break;
+	case PASS_STATEDUMP:
+	case PASS_FORK:
+		note_tid_pid(pass, (int64_t) cnt, (int64_t) vm_uid, ns);
 		break;
 	default:
 		break;
@@ -340,6 +414,7 @@ static enum vmt_status add_trace(struct pass *pass, bt_graph *graph,
 		stream->trace = trace;
 		stream->machine = machine;
 		stream->uses_hypercalls = !trace->probe.has_vmsync_host_events;
+		stream->current_tid = -1;
 		g_ptr_array_add(pass->streams, stream);
 		snprintf(name, sizeof(name), "sync-pass-sink-%u-%" PRIu64, index, p);
 		if (bt_graph_add_simple_sink_component(graph, name, stream_sink_init,
@@ -386,6 +461,29 @@ static int find_host_of_uid(struct pass *pass, uint64_t vm_uid)
 	return -1;
 }
 
+/* The process of the first host thread that received `vm_uid`, at that time; -1 if unknown. */
+static int64_t find_pid_of_uid(struct pass *pass, uint64_t vm_uid)
+{
+	const struct uid_thread *first = g_hash_table_lookup(pass->uid_threads, &vm_uid);
+	const GArray *history;
+	int64_t pid = -1, best_ns = INT64_MIN;
+	guint i;
+
+	if (!first) {
+		return -1;
+	}
+	history = g_hash_table_lookup(pass->tid_pids, &first->tid);
+	for (i = 0; history && i < history->len; i++) {
+		const struct tid_pid *entry = &g_array_index(history, struct tid_pid, i);
+
+		if (entry->ns <= first->ns && entry->ns >= best_ns) {
+			best_ns = entry->ns;
+			pid = entry->pid;
+		}
+	}
+	return pid;
+}
+
 static enum vmt_status fit_guests(struct pass *pass, struct vmt_sync_pass_result *results)
 {
 	enum vmt_status status;
@@ -399,10 +497,12 @@ static enum vmt_status fit_guests(struct pass *pass, struct vmt_sync_pass_result
 
 		memset(result, 0, sizeof(*result));
 		result->host = -1;
+		result->host_pid = -1;
 		if (machine->role != VMT_ROLE_GUEST || !machine->has_vm_uid) {
 			continue;
 		}
 		result->host = find_host_of_uid(pass, machine->vm_uid);
+		result->host_pid = find_pid_of_uid(pass, machine->vm_uid);
 		if (!vmt_sync_matcher_borrow_points(pass->matcher, machine->vm_uid, &upper,
 						    &upper_count, &lower, &lower_count)) {
 			upper = lower = NULL;
@@ -447,6 +547,9 @@ enum vmt_status vmt_sync_pass_run(struct vmt_inventory *inventory,
 		g_hash_table_new_full(g_direct_hash, g_direct_equal, destroy_decoding_key, g_free);
 	pass.host_uids = g_ptr_array_new_with_free_func(destroy_uid_set);
 	pass.streams = g_ptr_array_new_with_free_func(g_free);
+	pass.tid_pids = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
+					      (GDestroyNotify) g_array_unref);
+	pass.uid_threads = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	for (i = 0; i < inventory->machines->len; i++) {
 		g_ptr_array_add(pass.host_uids, g_hash_table_new_full(g_int64_hash, g_int64_equal,
 								     g_free, NULL));
@@ -473,6 +576,8 @@ enum vmt_status vmt_sync_pass_run(struct vmt_inventory *inventory,
 end:
 	bt_graph_put_ref(graph);
 	g_ptr_array_free(pass.streams, TRUE);
+	g_hash_table_destroy(pass.tid_pids);
+	g_hash_table_destroy(pass.uid_threads);
 	g_ptr_array_free(pass.host_uids, TRUE);
 	g_hash_table_destroy(pass.decodings);
 	vmt_sync_matcher_destroy(pass.matcher);

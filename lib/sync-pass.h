@@ -28,6 +28,8 @@ struct vmt_sync_pass_result {
 	struct vmt_sync_fit fit;
 	/* Host machine whose exchanges carried the guest's vm_uid, -1 if none. */
 	int host;
+	/* Host process (QEMU) of the thread that received the guest's first exchange, -1 if unknown. */
+	int64_t host_pid;
 	uint64_t duplicate_count;
 };
 

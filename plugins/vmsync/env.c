@@ -56,6 +56,9 @@ static bool set_guest_entries(const struct vmsync_setup *setup, const struct vmt
 	if (host) {
 		ok &= set_string(trace, "vmtrace_host", host->id);
 	}
+	if (machine->host_pid >= 0) {
+		ok &= set_integer(trace, "vmtrace_host_pid", machine->host_pid);
+	}
 	if (machine->has_vm_uid) {
 		snprintf(vm_uid, sizeof(vm_uid), "%" PRIu64, machine->vm_uid);
 		ok &= set_string(trace, "vmtrace_vm_uid", vm_uid);

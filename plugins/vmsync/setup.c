@@ -242,6 +242,7 @@ static enum vmt_status decide_sync(struct vmsync_setup *setup, bt_logging_level 
 		if (machine->host < 0 && results[i].host >= 0) {
 			machine->host = results[i].host;
 		}
+		machine->host_pid = results[i].host_pid;
 		status = decide_guest(setup, machine, &results[i], log);
 		if (status == VMT_STATUS_OK) {
 			log_guest(machine, log);
