@@ -450,7 +450,11 @@ struct vmt_vm *vmt_flow_guest_vm(struct vmt_flow *flow, struct vmt_flow_trace *f
 {
 	struct vmt_vm *vm;
 
-	if (ft->vm && ft->vm->is_alive) {
+	/*
+	 * A guest trace belongs to one VM instance: once found, it stays, even
+	 * after the VM is destroyed and its pid reused by another VM.
+	 */
+	if (ft->vm) {
 		return ft->vm;
 	}
 	if (!ft->model) {
@@ -462,6 +466,10 @@ struct vmt_vm *vmt_flow_guest_vm(struct vmt_flow *flow, struct vmt_flow_trace *f
 	vm = vmt_host_model_find_vm(ft->model, ft->uuid, ft->has_vm_uid, ft->vm_uid);
 	if (!vm && ft->host_pid >= 0) {
 		vm = vmt_host_model_find_vm_by_pid(ft->model, ft->host_pid);
+		/* A pid names a VM only if nothing we know contradicts it. */
+		if (vm && ft->uuid[0] && vm->uuid[0] && strcmp(vm->uuid, ft->uuid) != 0) {
+			vm = NULL;
+		}
 	}
 	if (vm && ft->hostname[0] && !vm->guest_hostname[0]) {
 		g_strlcpy(vm->guest_hostname, ft->hostname, sizeof(vm->guest_hostname));
