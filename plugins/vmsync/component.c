@@ -133,6 +133,9 @@ static bool append_guest_info(bt_value *array, const struct vmsync_setup *setup,
 	if (ok && machine->has_vm_uid) {
 		ok = bt_value_map_insert_unsigned_integer_entry(map, "vm-uid", machine->vm_uid) == 0;
 	}
+	if (ok && machine->host_pid >= 0) {
+		ok = bt_value_map_insert_signed_integer_entry(map, "host-pid", machine->host_pid) == 0;
+	}
 	return ok;
 }
 
