@@ -29,20 +29,36 @@ struct host_entry {
 	struct vmt_host_model *model; /* Weak: owned by the factory's user. */
 };
 
+/* Slots of the direct-mapped caches in front of the hash tables (a power of 2). */
+#define CACHE_SLOTS 64
+
+static unsigned int cache_slot(const void *key)
+{
+	return ((uintptr_t) key >> 4) & (CACHE_SLOTS - 1);
+}
+
+/* What turns a 1 GHz clock's raw value into ns from origin without overflow checks. */
+struct clock_base {
+	const bt_clock_class *clock_class; /* Weak: the last one seen. */
+	bool is_ghz;
+	int64_t offset_ns;
+};
+
 struct vmt_flow {
 	vmt_flow_create_model_func create_model;
 	void *user;
 	const struct vmt_log_ctx *log; /* Weak. */
 	/* bt_trace -> struct vmt_flow_trace. */
 	GHashTable *traces; /* Owned: keys hold a reference, values owned. */
-	const bt_trace *last_trace; /* Weak: key of `traces`. */
-	struct vmt_flow_trace *last; /* Weak: value of `traces`. */
+	const bt_trace *trace_keys[CACHE_SLOTS]; /* Weak: keys of `traces`. */
+	struct vmt_flow_trace *trace_values[CACHE_SLOTS]; /* Weak: values of `traces`. */
+	struct clock_base clock;
 	GArray *hosts; /* Owned: struct host_entry. */
 	struct vmt_host_event_decoder *decoder; /* Owned. */
 	/* Guest event class -> struct guest_class. */
 	GHashTable *guest_classes; /* Owned: keys hold a reference, values owned. */
-	const bt_event_class *last_class; /* Weak: key of `guest_classes`. */
-	struct guest_class *last_guest_class; /* Weak: value of `guest_classes`. */
+	const bt_event_class *class_keys[CACHE_SLOTS]; /* Weak: keys of `guest_classes`. */
+	struct guest_class *class_values[CACHE_SLOTS]; /* Weak: values of `guest_classes`. */
 	int64_t first_host_ns;
 	int64_t last_host_ns;
 	GPtrArray *guests; /* Owned array of weak guest traces (values of `traces`). */
@@ -274,17 +290,18 @@ static const bt_stream *borrow_stream(const bt_message *msg)
 
 static struct vmt_flow_trace *find_or_add_trace(struct vmt_flow *flow, const bt_trace *trace)
 {
+	unsigned int slot = cache_slot(trace);
 	struct vmt_flow_trace *ft;
 
-	if (trace == flow->last_trace) {
-		return flow->last;
+	if (trace == flow->trace_keys[slot]) {
+		return flow->trace_values[slot];
 	}
 	ft = g_hash_table_lookup(flow->traces, trace);
 	if (!ft) {
 		ft = add_trace(flow, trace);
 	}
-	flow->last_trace = trace;
-	flow->last = ft;
+	flow->trace_keys[slot] = trace;
+	flow->trace_values[slot] = ft;
 	return ft;
 }
 
@@ -318,12 +335,13 @@ static uint64_t member_index(const bt_field_class *structure, const char *name,
 static const struct guest_class *find_guest_class(struct vmt_flow *flow,
 						  const bt_event_class *event_class)
 {
+	unsigned int slot = cache_slot(event_class);
 	struct guest_class *gc;
 	const char *name;
 	const bt_field_class *payload;
 
-	if (event_class == flow->last_class) {
-		return flow->last_guest_class;
+	if (event_class == flow->class_keys[slot]) {
+		return flow->class_values[slot];
 	}
 	gc = g_hash_table_lookup(flow->guest_classes, event_class);
 	if (!gc) {
@@ -341,8 +359,8 @@ static const struct guest_class *find_guest_class(struct vmt_flow *flow,
 		bt_event_class_get_ref(event_class);
 		g_hash_table_insert(flow->guest_classes, (gpointer) event_class, gc);
 	}
-	flow->last_class = event_class;
-	flow->last_guest_class = gc;
+	flow->class_keys[slot] = event_class;
+	flow->class_values[slot] = gc;
 	return gc;
 }
 
@@ -378,14 +396,40 @@ static void handle_guest_event(struct vmt_flow *flow, struct vmt_flow_trace *ft,
 	}
 }
 
-static int64_t event_ns(const bt_message *msg)
+static void set_clock_base(struct clock_base *base, const bt_clock_class *cc)
 {
+	int64_t seconds;
+	uint64_t cycles;
+
+	base->clock_class = cc;
+	bt_clock_class_get_offset(cc, &seconds, &cycles);
+	/* LTTng's clocks tick in ns: ns from origin is then offset + value, no division. */
+	base->is_ghz = bt_clock_class_get_frequency(cc) == UINT64_C(1000000000) &&
+		       seconds > INT64_MIN / 1000000000 && seconds < INT64_MAX / 1000000000;
+	base->offset_ns = base->is_ghz ? seconds * 1000000000 + (int64_t) cycles : 0;
+}
+
+static int64_t event_ns(struct vmt_flow *flow, const bt_message *msg)
+{
+	const bt_clock_class *cc = bt_message_event_borrow_stream_class_default_clock_class_const(msg);
+	const bt_clock_snapshot *snapshot;
+	uint64_t value;
 	int64_t ns;
 
-	if (!bt_message_event_borrow_stream_class_default_clock_class_const(msg) ||
-	    bt_clock_snapshot_get_ns_from_origin(
-		    bt_message_event_borrow_default_clock_snapshot_const(msg), &ns) !=
-		    BT_CLOCK_SNAPSHOT_GET_NS_FROM_ORIGIN_STATUS_OK) {
+	if (!cc) {
+		return INT64_MIN;
+	}
+	if (cc != flow->clock.clock_class) {
+		set_clock_base(&flow->clock, cc);
+	}
+	snapshot = bt_message_event_borrow_default_clock_snapshot_const(msg);
+	value = bt_clock_snapshot_get_value(snapshot);
+	if (flow->clock.is_ghz && flow->clock.offset_ns >= 0 &&
+	    value <= (uint64_t) (INT64_MAX - flow->clock.offset_ns)) {
+		return flow->clock.offset_ns + (int64_t) value;
+	}
+	if (bt_clock_snapshot_get_ns_from_origin(snapshot, &ns) !=
+	    BT_CLOCK_SNAPSHOT_GET_NS_FROM_ORIGIN_STATUS_OK) {
 		return INT64_MIN;
 	}
 	return ns;
@@ -411,7 +455,7 @@ struct vmt_flow_trace *vmt_flow_handle(struct vmt_flow *flow, const bt_message *
 		return ft;
 	}
 	if (ft->role == VMT_ROLE_HOST || ns_out) {
-		ns = event_ns(msg);
+		ns = event_ns(flow, msg);
 		if (ns_out) {
 			*ns_out = ns;
 		}

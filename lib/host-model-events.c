@@ -121,7 +121,8 @@ static void set_comm(struct vmt_host_model *model, struct vmt_thread *thread, co
 {
 	int64_t index;
 
-	if (!comm || strcmp(thread->comm, comm) == 0) {
+	/* Names rarely change: compare the first byte before the whole string. */
+	if (!comm || (thread->comm[0] == comm[0] && strcmp(thread->comm, comm) == 0)) {
 		return;
 	}
 	g_strlcpy(thread->comm, comm, VMT_COMM_SIZE);
@@ -227,7 +228,13 @@ static void handle_sched_switch(struct vmt_host_model *model, const struct vmt_h
 	struct vmt_cpu_state *cpu = vmt_host_model_cpu(model, event->cpu);
 	struct vmt_thread *prev, *next;
 
-	prev = vmt_host_model_find_or_add_thread(model, event->u.sched_switch.prev_tid);
+	/* The thread leaving is almost always the CPU's current one: no lookup then. */
+	if (cpu && cpu->current && cpu->current->tid == event->u.sched_switch.prev_tid &&
+	    cpu->current->is_alive) {
+		prev = cpu->current;
+	} else {
+		prev = vmt_host_model_find_or_add_thread(model, event->u.sched_switch.prev_tid);
+	}
 	next = vmt_host_model_find_or_add_thread(model, event->u.sched_switch.next_tid);
 	if (prev) {
 		set_comm(model, prev, event->u.sched_switch.prev_comm);

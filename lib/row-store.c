@@ -10,6 +10,9 @@
 
 #include "lib/row-store.h"
 
+/* Records read back from the temporary file at a time. */
+#define READ_BLOCK_RECORDS 1024
+
 /* A run of one key's records written to the temporary file. */
 struct chunk {
 	long offset;
@@ -160,20 +163,25 @@ GArray *vmt_row_store_keys(const struct vmt_row_store *store)
 }
 
 static enum vmt_status read_chunk(struct vmt_row_store *store, const struct chunk *chunk,
-				  void *buffer, enum vmt_status (*func)(const void *, void *),
+				  char *buffer, enum vmt_status (*func)(const void *, void *),
 				  void *data)
 {
 	enum vmt_status status = VMT_STATUS_OK;
-	uint64_t i;
+	uint64_t done = 0, i;
 
 	if (fseek(store->spill, chunk->offset, SEEK_SET) != 0) {
 		goto io_error;
 	}
-	for (i = 0; i < chunk->count && status == VMT_STATUS_OK; i++) {
-		if (fread(buffer, store->record_size, 1, store->spill) != 1) {
+	while (done < chunk->count && status == VMT_STATUS_OK) {
+		uint64_t block = MIN(chunk->count - done, READ_BLOCK_RECORDS);
+
+		if (fread(buffer, store->record_size, block, store->spill) != block) {
 			goto io_error;
 		}
-		status = func(buffer, data);
+		for (i = 0; i < block && status == VMT_STATUS_OK; i++) {
+			status = func(buffer + i * store->record_size, data);
+		}
+		done += block;
 	}
 	return status;
 
@@ -189,14 +197,14 @@ enum vmt_status vmt_row_store_foreach(struct vmt_row_store *store, uint64_t key,
 {
 	struct key_records *records = g_hash_table_lookup(store->by_key, &key);
 	enum vmt_status status = VMT_STATUS_OK;
-	void *buffer = NULL;
+	char *buffer = NULL;
 	guint i;
 
 	if (!records) {
 		return VMT_STATUS_OK;
 	}
 	if (records->chunks->len) {
-		buffer = g_malloc(store->record_size);
+		buffer = g_malloc(store->record_size * READ_BLOCK_RECORDS);
 		/* Reading moves the file position; later appends seek to the end again. */
 		for (i = 0; i < records->chunks->len && status == VMT_STATUS_OK; i++) {
 			status = read_chunk(store, &g_array_index(records->chunks, struct chunk, i),
