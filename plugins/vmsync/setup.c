@@ -16,6 +16,7 @@
 #include "lib/params.h"
 #include "lib/sync-pass.h"
 #include "lib/sync.h"
+#include "lib/window-pass.h"
 
 #include "component.h"
 
@@ -51,12 +52,6 @@ static enum vmt_status read_params(struct vmsync_setup *setup, const struct vmt_
 			     : strcmp(sync, "hypercall") == 0 ? VMSYNC_SYNC_HYPERCALL
 			     : strcmp(sync, "windows") == 0   ? VMSYNC_SYNC_WINDOWS
 							      : VMSYNC_SYNC_AUTO;
-	if (setup->values.sync == VMSYNC_SYNC_WINDOWS) {
-		VMT_LOGE_APPEND_CAUSE(log, "Invalid parameter `sync`: \"windows\" (sync from host "
-					   "vCPU entry/exit windows) is not implemented yet; use "
-					   "\"auto\", \"hypercall\", \"clock\" or \"none\"");
-		status = VMT_STATUS_ERROR;
-	}
 
 end:
 	g_string_free(error, TRUE);
@@ -123,6 +118,7 @@ static enum vmt_status check_hosts(struct vmsync_setup *setup, const struct vmt_
 	return VMT_STATUS_OK;
 }
 
+/* The hypercall pass runs when some guest may use hypercall sync. */
 static bool needs_pass(const struct vmsync_setup *setup)
 {
 	guint i;
@@ -164,6 +160,39 @@ static const char *fit_problem(const struct vmt_sync_pass_result *result,
 	return "unknown fit status";
 }
 
+/*
+ * Below this share of guest events inside windows the window fit is not
+ * used at all: the events do not follow the windows (guest `cpu_id` is not
+ * the vCPU index, a trapping clocksource). Between it and the estimator's
+ * alarm (99.9 %), or when outliers left the constraints inconsistent, the
+ * line is still far better than unsynchronized clocks (µs against ms): it
+ * is used, with an unknown error bound and a warning.
+ */
+#define WINDOWS_MIN_USABLE_SHARE 0.9
+
+/* A line that most events agree with, but whose bound does not hold for all of them. */
+static bool is_untrusted(const struct vmt_sync_window_result *estimate)
+{
+	return estimate->status == VMT_SYNC_WINDOW_FEW_INSIDE ||
+	       estimate->status == VMT_SYNC_WINDOW_INCONSISTENT;
+}
+
+/* Why window sync cannot be used for the guest, or NULL. */
+static const char *windows_problem(const struct vmt_window_pass_result *result)
+{
+	const struct vmt_sync_window_result *estimate = &result->estimate;
+
+	if (!result->has_estimate) {
+		return result->problem[0] ? result->problem : "the window pass did not run";
+	}
+	if (estimate->status == VMT_SYNC_WINDOW_OK ||
+	    (is_untrusted(estimate) &&
+	     vmt_sync_window_inside_share(estimate) >= WINDOWS_MIN_USABLE_SHARE)) {
+		return NULL;
+	}
+	return result->problem;
+}
+
 static void use_fit(struct vmt_machine *machine, const struct vmt_sync_fit *fit)
 {
 	machine->sync_method = VMT_SYNC_METHOD_HYPERCALL;
@@ -172,9 +201,51 @@ static void use_fit(struct vmt_machine *machine, const struct vmt_sync_fit *fit)
 	machine->sync_points = fit->upper_count + fit->lower_count;
 }
 
-/* Picks the method of one guest, per SPEC §2 (`auto` falls back to `clock`). */
+static void use_windows(struct vmt_machine *machine, const struct vmt_window_pass_result *result,
+			const struct vmt_log_ctx *log)
+{
+	const struct vmt_sync_window_result *estimate = &result->estimate;
+
+	machine->sync_method = VMT_SYNC_METHOD_WINDOWS;
+	machine->line = estimate->fit.line;
+	machine->error_bound_ns = estimate->fit.error_bound_ns;
+	machine->sync_points = estimate->assigned_count;
+	machine->host = result->host;
+	machine->host_pid = result->host_pid;
+	if (is_untrusted(estimate)) {
+		machine->error_bound_ns = -1;
+		VMT_LOGW(log,
+			 "Window sync of guest is not trusted, its error bound is unknown: %s: "
+			 "machine=\"%s\"",
+			 result->problem, machine->id);
+	}
+}
+
+/* `auto` without hypercall sync: windows, else the recorded clock, saying which and why. */
+static void decide_auto_fallback(struct vmt_machine *machine, const char *hypercall_problem,
+				 const struct vmt_window_pass_result *windows,
+				 const struct vmt_log_ctx *log)
+{
+	const char *problem = windows_problem(windows);
+
+	if (!problem) {
+		VMT_LOGW(log,
+			 "Cannot use hypercall sync for guest, using window sync (host vCPU "
+			 "entry/exit windows) instead: %s: machine=\"%s\"",
+			 hypercall_problem, machine->id);
+		use_windows(machine, windows, log);
+		return;
+	}
+	VMT_LOGW(log,
+		 "Cannot use hypercall sync nor window sync for guest, falling back to its "
+		 "recorded clock: hypercall: %s; windows: %s: machine=\"%s\"",
+		 hypercall_problem, problem, machine->id);
+}
+
+/* Picks the method of one guest, per SPEC §2 (`auto`: hypercall, else windows, else clock). */
 static enum vmt_status decide_guest(struct vmsync_setup *setup, struct vmt_machine *machine,
 				    const struct vmt_sync_pass_result *result,
+				    const struct vmt_window_pass_result *windows,
 				    const struct vmt_log_ctx *log)
 {
 	enum vmsync_sync_request sync = setup->values.sync;
@@ -182,30 +253,93 @@ static enum vmt_status decide_guest(struct vmsync_setup *setup, struct vmt_machi
 
 	machine->line = vmt_clock_line_identity();
 	machine->error_bound_ns = -1;
-	machine->sync_method =
-		sync == VMSYNC_SYNC_NONE ? VMT_SYNC_METHOD_NONE : VMT_SYNC_METHOD_CLOCK;
+	machine->sync_method = sync == VMSYNC_SYNC_NONE ? VMT_SYNC_METHOD_NONE :
+							  VMT_SYNC_METHOD_CLOCK;
 	if (sync == VMSYNC_SYNC_AUTO || sync == VMSYNC_SYNC_HYPERCALL) {
 		problem = fit_problem(result, machine);
 		if (!problem) {
 			use_fit(machine, &result->fit);
 		} else if (sync == VMSYNC_SYNC_HYPERCALL) {
-			VMT_LOGE_APPEND_CAUSE(log, "Cannot synchronize guest with `sync=\"hypercall\"`: "
-						   "%s: machine=\"%s\"",
+			VMT_LOGE_APPEND_CAUSE(log,
+					      "Cannot synchronize guest with `sync=\"hypercall\"`: "
+					      "%s: machine=\"%s\"",
 					      problem, machine->id);
 			return VMT_STATUS_ERROR;
 		} else {
-			VMT_LOGW(log,
-				 "Cannot use hypercall sync for guest, falling back to its recorded "
-				 "clock: %s: machine=\"%s\"",
-				 problem, machine->id);
+			decide_auto_fallback(machine, problem, windows, log);
 		}
+	} else if (sync == VMSYNC_SYNC_WINDOWS) {
+		problem = windows_problem(windows);
+		if (problem) {
+			VMT_LOGE_APPEND_CAUSE(log,
+					      "Cannot synchronize guest with `sync=\"windows\"`: "
+					      "%s: machine=\"%s\"",
+					      problem, machine->id);
+			return VMT_STATUS_ERROR;
+		}
+		use_windows(machine, windows, log);
 	}
-	if (machine->manual_offset_ns != 0 && machine->sync_method != VMT_SYNC_METHOD_HYPERCALL) {
+	if (machine->manual_offset_ns != 0 && machine->sync_method != VMT_SYNC_METHOD_HYPERCALL &&
+	    machine->sync_method != VMT_SYNC_METHOD_WINDOWS) {
 		machine->sync_method = VMT_SYNC_METHOD_MANUAL;
 	}
 	machine->needs_conversion = machine->sync_method == VMT_SYNC_METHOD_HYPERCALL ||
+				    machine->sync_method == VMT_SYNC_METHOD_WINDOWS ||
 				    machine->manual_offset_ns != 0;
 	return VMT_STATUS_OK;
+}
+
+/*
+ * Runs the window pass for the guests that may use window sync: every
+ * guest for `windows`, those without a hypercall fit for `auto`.
+ */
+static enum vmt_status run_window_pass(struct vmsync_setup *setup, bt_logging_level level,
+				       const struct vmt_sync_pass_result *results,
+				       struct vmt_window_pass_result *windows,
+				       const struct vmt_log_ctx *log)
+{
+	struct vmt_inventory *inventory = &setup->inventory;
+	enum vmsync_sync_request sync = setup->values.sync;
+	bool *wanted = g_new0(bool, MAX(inventory->machines->len, 1));
+	bool has_wanted = false;
+	enum vmt_status status = VMT_STATUS_OK;
+	guint i;
+
+	for (i = 0; i < inventory->machines->len; i++) {
+		const struct vmt_machine *machine = vmt_inventory_machine(inventory, i);
+
+		wanted[i] = machine->role == VMT_ROLE_GUEST &&
+			    (sync == VMSYNC_SYNC_WINDOWS ||
+			     (sync == VMSYNC_SYNC_AUTO && fit_problem(&results[i], machine)));
+		has_wanted = has_wanted || wanted[i];
+	}
+	if (has_wanted) {
+		status = vmt_window_pass_run(inventory, &setup->plugins, level, wanted, windows,
+					     log);
+	}
+	for (i = 0; i < inventory->machines->len && status == VMT_STATUS_OK; i++) {
+		const struct vmt_sync_window_result *e = &windows[i].estimate;
+
+		if (!wanted[i]) {
+			snprintf(windows[i].problem, sizeof(windows[i].problem), "not attempted");
+			continue;
+		}
+		if (windows[i].has_estimate) {
+			VMT_LOGI(log,
+				 "Window sync estimate: machine=\"%s\", events=%" PRIu64
+				 ", assigned=%" PRIu64 ", violations=%" PRIu64 ", trimmed=%" PRIu64
+				 ", inside=%.4f%%, vcpus=%" PRIu64 ", windows=%" PRIu64
+				 ", seed-events=%" PRIu64 ", seed-best=%" PRIu64
+				 ", seed-second=%" PRIu64 ", problem=\"%s\"",
+				 vmt_inventory_machine(inventory, i)->id, e->event_count,
+				 e->assigned_count, e->violation_count, e->trimmed_count,
+				 100 * vmt_sync_window_inside_share(e), windows[i].vcpu_count,
+				 windows[i].window_count, e->seed_event_count, e->seed_best_count,
+				 e->seed_second_count, windows[i].problem);
+		}
+	}
+	g_free(wanted);
+	return status;
 }
 
 static void log_guest(const struct vmt_machine *machine, const struct vmt_log_ctx *log)
@@ -225,15 +359,24 @@ static enum vmt_status decide_sync(struct vmsync_setup *setup, bt_logging_level 
 				   const struct vmt_log_ctx *log)
 {
 	struct vmt_inventory *inventory = &setup->inventory;
-	struct vmt_sync_pass_result *results =
-		g_new0(struct vmt_sync_pass_result, inventory->machines->len);
+	guint count = inventory->machines->len;
+	struct vmt_sync_pass_result *results = g_new0(struct vmt_sync_pass_result, MAX(count, 1));
+	struct vmt_window_pass_result *windows =
+		g_new0(struct vmt_window_pass_result, MAX(count, 1));
 	enum vmt_status status = VMT_STATUS_OK;
 	guint i;
 
+	for (i = 0; i < count; i++) {
+		results[i].host = -1;
+		results[i].host_pid = -1;
+	}
 	if (needs_pass(setup)) {
 		status = vmt_sync_pass_run(inventory, &setup->plugins, level, results, log);
 	}
-	for (i = 0; i < inventory->machines->len && status == VMT_STATUS_OK; i++) {
+	if (status == VMT_STATUS_OK) {
+		status = run_window_pass(setup, level, results, windows, log);
+	}
+	for (i = 0; i < count && status == VMT_STATUS_OK; i++) {
 		struct vmt_machine *machine = vmt_inventory_machine(inventory, i);
 
 		if (machine->role != VMT_ROLE_GUEST) {
@@ -243,11 +386,12 @@ static enum vmt_status decide_sync(struct vmsync_setup *setup, bt_logging_level 
 			machine->host = results[i].host;
 		}
 		machine->host_pid = results[i].host_pid;
-		status = decide_guest(setup, machine, &results[i], log);
+		status = decide_guest(setup, machine, &results[i], &windows[i], log);
 		if (status == VMT_STATUS_OK) {
 			log_guest(machine, log);
 		}
 	}
+	g_free(windows);
 	g_free(results);
 	return status;
 }

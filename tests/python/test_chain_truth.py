@@ -40,6 +40,8 @@ SCENARIOS = {
     "oldnames": ["--duration-ms", "500"],
     "hypercall": ["--duration-ms", "500"],
     "vmuid": ["--duration-ms", "500"],
+    # No sync events at all: `auto` falls back to window sync.
+    "nosync": ["--duration-ms", "500"],
     # Issue 3: drift up to +-50 ppm, offsets and recorded-clock errors of ms,
     # exchanges every 1-10 ms.
     "drift50": ["--scenario", "sample", "--duration-ms", "1500",
