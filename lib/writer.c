@@ -303,15 +303,29 @@ void vmt_writer_pcpu_fields(const struct vmt_pcpu_row *row, struct vmt_writer_fi
 
 void vmt_writer_append_i64(GString *buf, int64_t value)
 {
+	/* Two digits per division: timestamps have 19 digits, and there are millions. */
+	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+				    "25262728293031323334353637383940414243444546474849"
+				    "50515253545556575859606162636465666768697071727374"
+				    "75767778798081828384858687888990919293949596979899";
 	char digits[24];
 	size_t pos = sizeof(digits);
 	/* Unsigned negation keeps INT64_MIN exact. */
 	uint64_t magnitude = value < 0 ? -(uint64_t) value : (uint64_t) value;
 
-	do {
-		digits[--pos] = (char) ('0' + magnitude % 10);
-		magnitude /= 10;
-	} while (magnitude);
+	while (magnitude >= 100) {
+		unsigned int pair = (unsigned int) (magnitude % 100) * 2;
+
+		magnitude /= 100;
+		digits[--pos] = pairs[pair + 1];
+		digits[--pos] = pairs[pair];
+	}
+	if (magnitude >= 10) {
+		digits[--pos] = pairs[magnitude * 2 + 1];
+		digits[--pos] = pairs[magnitude * 2];
+	} else {
+		digits[--pos] = (char) ('0' + magnitude);
+	}
 	if (value < 0) {
 		digits[--pos] = '-';
 	}
