@@ -20,6 +20,12 @@ enum index_trust {
 /* An entry's `vcpu_id` at or above this is a truncated `struct kvm_vcpu *`. */
 #define MAX_ENTRY_VCPU_INDEX 4096
 
+/*
+ * No vCPU index (a KVM vCPU id, at most an x2APIC id in practice) reaches
+ * this; a larger one from a trace is corrupt and is ignored.
+ */
+#define MAX_VCPU_INDEX 65536
+
 /* `prev_state` bits of a task that will never run again. */
 #define PREV_STATE_EXIT_DEAD 16
 #define PREV_STATE_EXIT_ZOMBIE 32
@@ -101,6 +107,9 @@ static void mark_vcpu(struct vmt_host_model *model, struct vmt_thread *thread, i
 {
 	bool was_vcpu = thread->is_vcpu;
 
+	if (index >= MAX_VCPU_INDEX) {
+		index = -1;
+	}
 	if (index >= 0 && (int) trust > thread->vcpu_index_trust) {
 		clear_vcpu_slot(thread);
 		thread->vcpu_index = index;
@@ -161,6 +170,23 @@ static void set_pid(struct vmt_host_model *model, struct vmt_thread *thread, int
 	vmt_host_model_end_vm(model, private_vm);
 }
 
+/*
+ * A dead instance must not stay any CPU's current thread (possible after
+ * lost events): the CPU's thread is unknown until its next `sched_switch`.
+ */
+static void clear_cpus_running(struct vmt_host_model *model, const struct vmt_thread *thread)
+{
+	guint i;
+
+	for (i = 0; i < model->cpus->len; i++) {
+		struct vmt_cpu_state *cpu = &g_array_index(model->cpus, struct vmt_cpu_state, i);
+
+		if (cpu->current == thread) {
+			cpu->current = NULL;
+		}
+	}
+}
+
 static void kill_thread(struct vmt_host_model *model, struct vmt_thread *thread, int64_t ts)
 {
 	if (!thread->is_alive) {
@@ -172,6 +198,7 @@ static void kill_thread(struct vmt_host_model *model, struct vmt_thread *thread,
 	thread->is_alive = false;
 	thread->cpu = -1;
 	clear_vcpu_slot(thread);
+	clear_cpus_running(model, thread);
 	if (vmt_host_model_find_thread(model, thread->tid) == thread) {
 		g_hash_table_remove(model->threads, &thread->tid);
 	}
@@ -184,10 +211,15 @@ static void kill_thread(struct vmt_host_model *model, struct vmt_thread *thread,
 	}
 }
 
-/* The thread that emitted `event`: the `tid` context, else the CPU's current thread. */
+/*
+ * The thread that emitted `event`: the `tid` context, else the CPU's current
+ * thread, i.e. the alive instance of the tid last switched in there (after
+ * lost events that instance may have been replaced by a new one).
+ */
 static struct vmt_thread *find_emitter(struct vmt_host_model *model,
 				       const struct vmt_host_event *event)
 {
+	struct vmt_cpu_state *cpu;
 	struct vmt_thread *thread;
 
 	if (event->ctx_tid > 0) {
@@ -195,7 +227,16 @@ static struct vmt_thread *find_emitter(struct vmt_host_model *model,
 		set_pid(model, thread, event->ctx_pid);
 		return thread;
 	}
-	return vmt_host_model_borrow_cpu_thread(model, event->cpu);
+	cpu = event->cpu >= 0 && (guint64) event->cpu < model->cpus->len
+		      ? &g_array_index(model->cpus, struct vmt_cpu_state, event->cpu)
+		      : NULL;
+	if (!cpu) {
+		return NULL;
+	}
+	if (!cpu->current && cpu->current_tid > 0) {
+		cpu->current = vmt_host_model_find_thread(model, cpu->current_tid);
+	}
+	return cpu->current;
 }
 
 static void switch_out(struct vmt_host_model *model, struct vmt_thread *prev,

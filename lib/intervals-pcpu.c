@@ -135,21 +135,47 @@ struct write_context {
 	struct vmt_writer *writer; /* Weak. */
 	/* Rows end with the host trace (a guest event may come after its last event). */
 	int64_t end_ns;
+	/* The row built last, written when the next one differs (see same_output()). */
+	bool has_pending;
+	struct vmt_pcpu_row pending;
+	char pending_vm_id[64];
 	struct vmt_pcpu_row row;
 	char vm_id[64];
 };
 
-static enum vmt_status write_record(const void *record, void *data)
+static bool same_string(const char *a, const char *b)
 {
-	const struct vmt_pcpu_record *rec = record;
-	struct write_context *ctx = data;
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Two stored rows can read the same once named (a thread instance replaced
+ * by another with its tid and name, after lost events): the output merges
+ * them, so that rows stay maximal.
+ */
+static bool same_output(const struct vmt_pcpu_row *a, const struct vmt_pcpu_row *b)
+{
+	return a->end_ns == b->begin_ns && a->pcpu == b->pcpu && a->level == b->level &&
+	       a->host_tid == b->host_tid && a->vcpu == b->vcpu && a->guest_tid == b->guest_tid &&
+	       same_string(a->host_comm, b->host_comm) && same_string(a->vm_uuid, b->vm_uuid) &&
+	       same_string(a->vm_name, b->vm_name) && same_string(a->guest_comm, b->guest_comm);
+}
+
+static enum vmt_status flush_pending(struct write_context *ctx)
+{
+	if (!ctx->has_pending) {
+		return VMT_STATUS_OK;
+	}
+	ctx->has_pending = false;
+	return vmt_writer_write_pcpu_row(ctx->writer, &ctx->pending);
+}
+
+static void name_row(struct write_context *ctx, const struct vmt_pcpu_record *rec)
+{
 	struct vmt_pcpu_row *row = &ctx->row;
 	const struct vmt_thread *thread = rec->thread;
 	bool is_vcpu = thread && thread->is_vcpu;
 
-	if (rec->begin >= ctx->end_ns) {
-		return VMT_STATUS_OK;
-	}
 	row->begin_ns = rec->begin;
 	row->end_ns = rec->end < ctx->end_ns ? rec->end : ctx->end_ns;
 	row->host_tid = rec->host_tid;
@@ -168,7 +194,30 @@ static enum vmt_status write_record(const void *record, void *data)
 	}
 	row->guest_tid = rec->in_guest ? rec->guest_tid : -1;
 	row->guest_comm = rec->in_guest && rec->guest_tid >= 0 ? rec->guest_comm : NULL;
-	return vmt_writer_write_pcpu_row(ctx->writer, row);
+}
+
+static enum vmt_status write_record(const void *record, void *data)
+{
+	const struct vmt_pcpu_record *rec = record;
+	struct write_context *ctx = data;
+	enum vmt_status status;
+
+	if (rec->begin >= ctx->end_ns) {
+		return VMT_STATUS_OK;
+	}
+	name_row(ctx, rec);
+	if (ctx->has_pending && same_output(&ctx->pending, &ctx->row)) {
+		ctx->pending.end_ns = ctx->row.end_ns;
+		return VMT_STATUS_OK;
+	}
+	status = flush_pending(ctx);
+	ctx->pending = ctx->row;
+	if (ctx->row.vm_uuid) {
+		memcpy(ctx->pending_vm_id, ctx->vm_id, sizeof(ctx->vm_id));
+		ctx->pending.vm_uuid = ctx->pending_vm_id;
+	}
+	ctx->has_pending = true;
+	return status;
 }
 
 static gint compare_keys(gconstpointer a, gconstpointer b)
@@ -192,6 +241,9 @@ enum vmt_status vmt_intervals_write_cpus(struct vmt_intervals *intervals,
 
 		ctx.row.pcpu = (int64_t) (key & 0xffffffffu);
 		status = vmt_row_store_foreach(intervals->store, key, write_record, &ctx);
+	}
+	if (status == VMT_STATUS_OK) {
+		status = flush_pending(&ctx);
 	}
 	g_array_free(keys, TRUE);
 	return status;

@@ -234,27 +234,28 @@ static bt_value_map_foreach_entry_const_func_status apply_uuid_param(const char 
 	struct vmt_machine *machine = vmt_inventory_find_machine(ctx->inventory, selector);
 	char uuid[VMT_UUID_SIZE];
 
+	/* Each failure appends a cause, so it returns ERROR (INTERRUPT would break a postcondition). */
 	ctx->status = VMT_STATUS_ERROR;
 	if (!machine) {
 		VMT_LOGE_APPEND_CAUSE(ctx->log,
 				      "Invalid parameter `guest-uuids{\"%s\"}`: the selector names no "
 				      "trace (expecting a trace path, directory name or hostname)",
 				      selector);
-		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_INTERRUPT;
+		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_ERROR;
 	}
 	if (machine->role == VMT_ROLE_HOST) {
 		VMT_LOGE_APPEND_CAUSE(ctx->log,
 				      "Invalid parameter `guest-uuids{\"%s\"}`: the selector names the "
 				      "host machine `%s`",
 				      selector, machine->id);
-		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_INTERRUPT;
+		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_ERROR;
 	}
 	if (!vmt_uuid_normalize(bt_value_string_get(value), uuid)) {
 		VMT_LOGE_APPEND_CAUSE(ctx->log,
 				      "Invalid parameter `guest-uuids{\"%s\"}`: \"%s\" is not a UUID "
 				      "(expecting 8-4-4-4-12 hexadecimal digits)",
 				      selector, bt_value_string_get(value));
-		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_INTERRUPT;
+		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_ERROR;
 	}
 	if (machine->vm_uuid[0] && strcmp(machine->vm_uuid, uuid) != 0) {
 		VMT_LOGW(ctx->log,
@@ -307,4 +308,24 @@ enum vmt_status vmt_inventory_set_guest_uuids(struct vmt_inventory *inventory,
 		}
 	}
 	return check_unique_uuids(inventory, log);
+}
+
+static int64_t add_saturated(int64_t a, int64_t b)
+{
+	int64_t sum;
+
+	if (__builtin_add_overflow(a, b, &sum)) {
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	}
+	return sum;
+}
+
+int64_t vmt_machine_offset_ns(const struct vmt_machine *machine)
+{
+	return add_saturated(vmt_clock_line_offset_ns(&machine->line), machine->manual_offset_ns);
+}
+
+int64_t vmt_machine_convert_ns(const struct vmt_machine *machine, int64_t guest_ns)
+{
+	return add_saturated(vmt_clock_line_apply(&machine->line, guest_ns), machine->manual_offset_ns);
 }

@@ -136,6 +136,15 @@ const char *vmt_role_name(enum vmt_role role);
 /* "none", "clock", "hypercall", "windows" or "manual". */
 const char *vmt_sync_method_name(enum vmt_sync_method method);
 
+/* Largest manual offset accepted (ns): beyond, sums with real times could overflow. */
+#define VMT_MAX_MANUAL_OFFSET_NS INT64_C(1000000000000000000)
+
+/* The guest's `beta` plus its manual offset (SPEC `vmtrace_sync_offset_ns`), saturated. */
+int64_t vmt_machine_offset_ns(const struct vmt_machine *machine);
+
+/* A recorded guest time (ns from origin) in host time: line plus manual offset, saturated. */
+int64_t vmt_machine_convert_ns(const struct vmt_machine *machine, int64_t guest_ns);
+
 /* True when `machine` looks like a guest on its own: a product_uuid or vmsync guest events. */
 bool vmt_machine_has_guest_markers(const struct vmt_machine *machine);
 

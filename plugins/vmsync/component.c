@@ -120,7 +120,7 @@ static bool append_guest_info(bt_value *array, const struct vmsync_setup *setup,
 	     bt_value_map_insert_string_entry(map, "slope", slope) == 0 &&
 	     bt_value_map_insert_signed_integer_entry(
 		     map, "offset-ns",
-		     vmt_clock_line_offset_ns(&machine->line) + machine->manual_offset_ns) == 0 &&
+		     vmt_machine_offset_ns(machine)) == 0 &&
 	     bt_value_map_insert_signed_integer_entry(map, "error-ns", machine->error_bound_ns) ==
 		     0 &&
 	     bt_value_map_insert_unsigned_integer_entry(map, "points", machine->sync_points) == 0 &&

@@ -40,7 +40,7 @@ static int64_t convert_ns(void *user, const bt_stream *in_stream, int64_t in_ns)
 	const struct vmt_machine *guest = iter->comp->config.guest;
 
 	(void) in_stream;
-	return vmt_clock_line_apply(&guest->line, in_ns) + guest->manual_offset_ns;
+	return vmt_machine_convert_ns(guest, in_ns);
 }
 
 static enum vmt_status init_out_trace(void *user, const bt_trace *in_trace, bt_trace *out_trace)

@@ -70,15 +70,27 @@ static bt_value_map_foreach_entry_const_func_status apply_offset(const char *sel
 	struct offset_context *ctx = data;
 	struct vmt_machine *machine = vmt_inventory_find_machine(&ctx->setup->inventory, selector);
 
+	int64_t offset_ns = 0;
+
+	/* A failure appends a cause, so it returns ERROR (INTERRUPT would break a postcondition). */
 	if (!machine || machine->role == VMT_ROLE_HOST) {
 		VMT_LOGE_APPEND_CAUSE(ctx->log,
 				      "Invalid parameter `offsets{\"%s\"}`: the selector names %s "
 				      "(expecting a guest's trace path, directory name or hostname)",
 				      selector, machine ? "the host machine" : "no trace");
 		ctx->status = VMT_STATUS_ERROR;
-		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_INTERRUPT;
+		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_ERROR;
 	}
-	vmt_params_integer_value(value, &machine->manual_offset_ns);
+	vmt_params_integer_value(value, &offset_ns);
+	if (offset_ns > VMT_MAX_MANUAL_OFFSET_NS || offset_ns < -VMT_MAX_MANUAL_OFFSET_NS) {
+		VMT_LOGE_APPEND_CAUSE(ctx->log,
+				      "Invalid parameter `offsets{\"%s\"}`: %" PRId64
+				      " ns is beyond the allowed +-%" PRId64 " ns (about 31 years)",
+				      selector, offset_ns, (int64_t) VMT_MAX_MANUAL_OFFSET_NS);
+		ctx->status = VMT_STATUS_ERROR;
+		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_ERROR;
+	}
+	machine->manual_offset_ns = offset_ns;
 	return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_OK;
 }
 
@@ -351,7 +363,7 @@ static void log_guest(const struct vmt_machine *machine, const struct vmt_log_ct
 		 "Guest synchronized: machine=\"%s\", uuid=\"%s\", method=%s, slope=%s, "
 		 "offset-ns=%" PRId64 ", error-ns=%" PRId64 ", points=%" PRIu64,
 		 machine->id, machine->vm_uuid, vmt_sync_method_name(machine->sync_method), slope,
-		 vmt_clock_line_offset_ns(&machine->line) + machine->manual_offset_ns,
+		 vmt_machine_offset_ns(machine),
 		 machine->error_bound_ns, machine->sync_points);
 }
 
