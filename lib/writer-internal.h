@@ -123,6 +123,12 @@ VMT_HIDDEN void vmt_writer_vcpu_fields(const struct vmt_vcpu_row *row,
 VMT_HIDDEN void vmt_writer_pcpu_fields(const struct vmt_pcpu_row *row,
 				       struct vmt_writer_field *fields);
 
+/* Room for any int64_t in decimal (sign and 19 digits), without a NUL. */
+#define VMT_WRITER_I64_SIZE 20
+
+/* Writes `value` in decimal at `dst` (VMT_WRITER_I64_SIZE bytes, no NUL); returns its length. */
+VMT_HIDDEN size_t vmt_writer_format_i64(char *dst, int64_t value);
+
 /* Appends `value` in decimal. */
 VMT_HIDDEN void vmt_writer_append_i64(GString *buf, int64_t value);
 

@@ -301,14 +301,14 @@ void vmt_writer_pcpu_fields(const struct vmt_pcpu_row *row, struct vmt_writer_fi
 	}
 }
 
-void vmt_writer_append_i64(GString *buf, int64_t value)
+size_t vmt_writer_format_i64(char *dst, int64_t value)
 {
 	/* Two digits per division: timestamps have 19 digits, and there are millions. */
 	static const char pairs[] = "00010203040506070809101112131415161718192021222324"
 				    "25262728293031323334353637383940414243444546474849"
 				    "50515253545556575859606162636465666768697071727374"
 				    "75767778798081828384858687888990919293949596979899";
-	char digits[24];
+	char digits[VMT_WRITER_I64_SIZE];
 	size_t pos = sizeof(digits);
 	/* Unsigned negation keeps INT64_MIN exact. */
 	uint64_t magnitude = value < 0 ? -(uint64_t) value : (uint64_t) value;
@@ -329,7 +329,15 @@ void vmt_writer_append_i64(GString *buf, int64_t value)
 	if (value < 0) {
 		digits[--pos] = '-';
 	}
-	g_string_append_len(buf, digits + pos, (gssize) (sizeof(digits) - pos));
+	memcpy(dst, digits + pos, sizeof(digits) - pos);
+	return sizeof(digits) - pos;
+}
+
+void vmt_writer_append_i64(GString *buf, int64_t value)
+{
+	char digits[VMT_WRITER_I64_SIZE];
+
+	g_string_append_len(buf, digits, (gssize) vmt_writer_format_i64(digits, value));
 }
 
 int vmt_writer_utf8_sequence_length(const unsigned char *s)
