@@ -12,7 +12,6 @@
 #include "lib/sync.h"
 
 #include "component.h"
-#include "convert.h"
 
 static void destroy_comp(struct vmsync_comp *comp)
 {
@@ -20,7 +19,6 @@ static void destroy_comp(struct vmsync_comp *comp)
 		return;
 	}
 	vmsync_setup_fini(&comp->setup);
-	BT_COMPONENT_CLASS_FILTER_PUT_REF_AND_RESET(comp->convert_class);
 	g_free(comp);
 }
 
@@ -60,12 +58,6 @@ vmsync_comp_init(bt_self_component_source *self_comp,
 		goto error;
 	}
 	warn_reprocessed(&comp->setup, &comp->log);
-	comp->convert_class = vmsync_convert_class_create();
-	if (!comp->convert_class) {
-		VMT_LOGE_APPEND_CAUSE(&comp->log, "Cannot create the guest conversion filter class");
-		status = VMT_STATUS_MEMORY_ERROR;
-		goto error;
-	}
 	if (bt_self_component_source_add_output_port(self_comp, "out", NULL, NULL) !=
 	    BT_SELF_COMPONENT_ADD_PORT_STATUS_OK) {
 		VMT_LOGE_APPEND_CAUSE(&comp->log, "Cannot add the output port");

@@ -46,8 +46,6 @@ struct vmsync_comp {
 	struct vmt_log_ctx log;
 	bt_self_component_source *self_comp; /* Weak. */
 	struct vmsync_setup setup;
-	/* The run-time filter class that converts guest traces (see convert.h). */
-	bt_component_class_filter *convert_class; /* Owned. */
 	/* Guest clock snapshots clamped so that time never went back, over all iterators. */
 	uint64_t clamp_count;
 };

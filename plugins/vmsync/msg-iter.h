@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `source.vmsync.fs` message iterator: owns a private graph that reads every
- * trace with `src.ctf.fs`, converts guest traces that need it, and merges
- * everything in host time with `flt.utils.muxer`; `next` forwards what the
- * graph's simple sink receives.
+ * `source.vmsync.fs` message iterator: reads every trace with `src.ctf.fs`
+ * (lib/merge.h), copies the guest traces whose time changes into host time
+ * on the way, and hands out every message in host-time order.
  */
 #ifndef VMTRACE_PLUGINS_VMSYNC_MSG_ITER_H
 #define VMTRACE_PLUGINS_VMSYNC_MSG_ITER_H

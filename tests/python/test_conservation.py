@@ -23,7 +23,9 @@ makes 2.0.4's muxer fail) must make vmtrace fail too, never crash.
 """
 import functools
 import hashlib
+import json
 import re
+import subprocess
 
 import pytest
 
@@ -187,6 +189,34 @@ def _compare(ref, out, what):
     return problems
 
 
+DIGEST = __file__.rsplit("/", 1)[0] + "/digest_streams.py"
+MODES = {"sync=none": "none", "default sync": "default", "vmsync+tag": "tag"}
+
+
+def python_digest(mode, inputs):
+    """Per stream (name -> [events, digest]) through bt2, strings read up to their length."""
+    proc = subprocess.run(["/usr/bin/python3", DIGEST, str(PLUGINS), mode, *inputs],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def recheck_content(inputs, problems):
+    """Content-only differences of `sink.text.details` may be Babeltrace
+    2.0.4's stale empty strings (see digest_streams.py): they stand only if
+    the length-aware digest differs too."""
+    if not problems or not all(p.endswith("content differs") and "events" in p and
+                               re.search(r"events (\d+) -> \1,", p) for p in problems):
+        return problems
+    ref = python_digest("ref", inputs)
+    kept = []
+    for what in sorted({p.split(":", 1)[0] for p in problems}):
+        got = python_digest(MODES[what], inputs)
+        if got != ref:
+            kept += [p for p in problems if p.startswith(what + ":")]
+    return kept
+
+
 def check_conservation(inputs, expect_guests=None):
     """Runs the reference and the three vmtrace graphs on `inputs` (strings)."""
     inputs = tuple(str(p) for p in inputs)
@@ -204,7 +234,7 @@ def check_conservation(inputs, expect_guests=None):
     for what, (rc, out, err) in runs.items():
         assert rc == 0, f"{what}: exit {rc}\n{err[-3000:]}"
         got = digest(out, strip_vm=what == "vmsync+tag")
-        problems += _compare(ref, got, what)
+        problems += recheck_content(inputs, _compare(ref, got, what))
         if what == "vmsync+tag":
             for name, stream in got.items():
                 if stream.role == "guest":
