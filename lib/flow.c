@@ -9,8 +9,10 @@
 
 #include <babeltrace2/babeltrace.h>
 
+#include "lib/clock-ns.h"
 #include "lib/ctf-graph.h"
 #include "lib/flow.h"
+#include "lib/ptr-cache.h"
 
 /* A payload member a guest event class lacks. */
 #define NO_MEMBER UINT64_MAX
@@ -29,36 +31,19 @@ struct host_entry {
 	struct vmt_host_model *model; /* Weak: owned by the factory's user. */
 };
 
-/* Slots of the direct-mapped caches in front of the hash tables (a power of 2). */
-#define CACHE_SLOTS 64
-
-static unsigned int cache_slot(const void *key)
-{
-	return ((uintptr_t) key >> 4) & (CACHE_SLOTS - 1);
-}
-
-/* What turns a 1 GHz clock's raw value into ns from origin without overflow checks. */
-struct clock_base {
-	const bt_clock_class *clock_class; /* Weak: the last one seen. */
-	bool is_ghz;
-	int64_t offset_ns;
-};
-
 struct vmt_flow {
 	vmt_flow_create_model_func create_model;
 	void *user;
 	const struct vmt_log_ctx *log; /* Weak. */
 	/* bt_trace -> struct vmt_flow_trace. */
 	GHashTable *traces; /* Owned: keys hold a reference, values owned. */
-	const bt_trace *trace_keys[CACHE_SLOTS]; /* Weak: keys of `traces`. */
-	struct vmt_flow_trace *trace_values[CACHE_SLOTS]; /* Weak: values of `traces`. */
-	struct clock_base clock;
+	struct vmt_ptr_cache trace_cache; /* Of `traces`. */
+	struct vmt_clock_ns_cache clock;
 	GArray *hosts; /* Owned: struct host_entry. */
 	struct vmt_host_event_decoder *decoder; /* Owned. */
 	/* Guest event class -> struct guest_class. */
 	GHashTable *guest_classes; /* Owned: keys hold a reference, values owned. */
-	const bt_event_class *class_keys[CACHE_SLOTS]; /* Weak: keys of `guest_classes`. */
-	struct guest_class *class_values[CACHE_SLOTS]; /* Weak: values of `guest_classes`. */
+	struct vmt_ptr_cache class_cache; /* Of `guest_classes`. */
 	int64_t first_host_ns;
 	int64_t last_host_ns;
 	GPtrArray *guests; /* Owned array of weak guest traces (values of `traces`). */
@@ -290,18 +275,16 @@ static const bt_stream *borrow_stream(const bt_message *msg)
 
 static struct vmt_flow_trace *find_or_add_trace(struct vmt_flow *flow, const bt_trace *trace)
 {
-	unsigned int slot = cache_slot(trace);
-	struct vmt_flow_trace *ft;
+	struct vmt_flow_trace *ft = vmt_ptr_cache_find(&flow->trace_cache, trace);
 
-	if (trace == flow->trace_keys[slot]) {
-		return flow->trace_values[slot];
+	if (ft) {
+		return ft;
 	}
 	ft = g_hash_table_lookup(flow->traces, trace);
 	if (!ft) {
 		ft = add_trace(flow, trace);
 	}
-	flow->trace_keys[slot] = trace;
-	flow->trace_values[slot] = ft;
+	vmt_ptr_cache_set(&flow->trace_cache, trace, ft);
 	return ft;
 }
 
@@ -335,13 +318,12 @@ static uint64_t member_index(const bt_field_class *structure, const char *name,
 static const struct guest_class *find_guest_class(struct vmt_flow *flow,
 						  const bt_event_class *event_class)
 {
-	unsigned int slot = cache_slot(event_class);
-	struct guest_class *gc;
+	struct guest_class *gc = vmt_ptr_cache_find(&flow->class_cache, event_class);
 	const char *name;
 	const bt_field_class *payload;
 
-	if (event_class == flow->class_keys[slot]) {
-		return flow->class_values[slot];
+	if (gc) {
+		return gc;
 	}
 	gc = g_hash_table_lookup(flow->guest_classes, event_class);
 	if (!gc) {
@@ -359,8 +341,7 @@ static const struct guest_class *find_guest_class(struct vmt_flow *flow,
 		bt_event_class_get_ref(event_class);
 		g_hash_table_insert(flow->guest_classes, (gpointer) event_class, gc);
 	}
-	flow->class_keys[slot] = event_class;
-	flow->class_values[slot] = gc;
+	vmt_ptr_cache_set(&flow->class_cache, event_class, gc);
 	return gc;
 }
 
@@ -396,40 +377,13 @@ static void handle_guest_event(struct vmt_flow *flow, struct vmt_flow_trace *ft,
 	}
 }
 
-static void set_clock_base(struct clock_base *base, const bt_clock_class *cc)
-{
-	int64_t seconds;
-	uint64_t cycles;
-
-	base->clock_class = cc;
-	bt_clock_class_get_offset(cc, &seconds, &cycles);
-	/* LTTng's clocks tick in ns: ns from origin is then offset + value, no division. */
-	base->is_ghz = bt_clock_class_get_frequency(cc) == UINT64_C(1000000000) &&
-		       seconds > INT64_MIN / 1000000000 && seconds < INT64_MAX / 1000000000;
-	base->offset_ns = base->is_ghz ? seconds * 1000000000 + (int64_t) cycles : 0;
-}
-
 static int64_t event_ns(struct vmt_flow *flow, const bt_message *msg)
 {
-	const bt_clock_class *cc = bt_message_event_borrow_stream_class_default_clock_class_const(msg);
-	const bt_clock_snapshot *snapshot;
-	uint64_t value;
 	int64_t ns;
 
-	if (!cc) {
-		return INT64_MIN;
-	}
-	if (cc != flow->clock.clock_class) {
-		set_clock_base(&flow->clock, cc);
-	}
-	snapshot = bt_message_event_borrow_default_clock_snapshot_const(msg);
-	value = bt_clock_snapshot_get_value(snapshot);
-	if (flow->clock.is_ghz && flow->clock.offset_ns >= 0 &&
-	    value <= (uint64_t) (INT64_MAX - flow->clock.offset_ns)) {
-		return flow->clock.offset_ns + (int64_t) value;
-	}
-	if (bt_clock_snapshot_get_ns_from_origin(snapshot, &ns) !=
-	    BT_CLOCK_SNAPSHOT_GET_NS_FROM_ORIGIN_STATUS_OK) {
+	if (!bt_message_event_borrow_stream_class_default_clock_class_const(msg) ||
+	    !vmt_clock_ns(&flow->clock, bt_message_event_borrow_default_clock_snapshot_const(msg),
+			  &ns)) {
 		return INT64_MIN;
 	}
 	return ns;

@@ -11,6 +11,7 @@
 
 #include "lib/common.h"
 #include "lib/host-event.h"
+#include "lib/ptr-cache.h"
 
 /* Most members a decoded kind reads. */
 #define MAX_MEMBERS 5
@@ -40,18 +41,10 @@ struct event_decoding {
 	struct member packet_cpu;
 };
 
-/* Slots of the direct-mapped cache in front of the hash table (a power of 2). */
-#define CACHE_SLOTS 64
-
 struct vmt_host_event_decoder {
 	/* Event class -> decoding. */
 	GHashTable *decodings; /* Owned: keys hold a reference, values owned. */
-	/*
-	 * Host events alternate between a few classes (switch, entry, exit), so
-	 * a one-entry cache misses; this one spares the hash lookup per event.
-	 */
-	const bt_event_class *cache_keys[CACHE_SLOTS]; /* Weak: keys of `decodings`. */
-	struct event_decoding *cache_values[CACHE_SLOTS]; /* Weak: values of `decodings`. */
+	struct vmt_ptr_cache cache; /* Of `decodings`. */
 };
 
 /* Payload member names read for each kind, in `members[]` order. */
@@ -221,11 +214,10 @@ void vmt_host_event_decoder_destroy(struct vmt_host_event_decoder *decoder)
 static struct event_decoding *find_or_add_decoding(struct vmt_host_event_decoder *decoder,
 						   const bt_event_class *event_class)
 {
-	unsigned int slot = ((uintptr_t) event_class >> 4) & (CACHE_SLOTS - 1);
-	struct event_decoding *decoding;
+	struct event_decoding *decoding = vmt_ptr_cache_find(&decoder->cache, event_class);
 
-	if (event_class == decoder->cache_keys[slot]) {
-		return decoder->cache_values[slot];
+	if (decoding) {
+		return decoding;
 	}
 	decoding = g_hash_table_lookup(decoder->decodings, event_class);
 	if (!decoding) {
@@ -233,8 +225,7 @@ static struct event_decoding *find_or_add_decoding(struct vmt_host_event_decoder
 		bt_event_class_get_ref(event_class);
 		g_hash_table_insert(decoder->decodings, (gpointer) event_class, decoding);
 	}
-	decoder->cache_keys[slot] = event_class;
-	decoder->cache_values[slot] = decoding;
+	vmt_ptr_cache_set(&decoder->cache, event_class, decoding);
 	return decoding;
 }
 

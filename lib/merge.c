@@ -9,6 +9,7 @@
 
 #include <babeltrace2/babeltrace.h>
 
+#include "lib/clock-ns.h"
 #include "lib/merge.h"
 
 /* A simple sink takes one batch (at most 15 messages) when its queue is empty. */
@@ -54,10 +55,7 @@ struct vmt_merge {
 	/* An error met after messages were handed out, returned at the next call. */
 	const bt_error *pending_error; /* Owned. */
 	enum vmt_status pending_status;
-	/* The last clock class seen, to skip the library's checked conversion. */
-	const bt_clock_class *clock_class; /* Weak: cache key. */
-	bool clock_is_ghz;
-	int64_t clock_offset_ns;
+	struct vmt_clock_ns_cache clock;
 };
 
 static void destroy_trace(gpointer data)
@@ -319,34 +317,14 @@ static const bt_clock_snapshot *message_snapshot(const bt_message *msg)
 	}
 }
 
-/* ns from origin of `snapshot`, with a fast path for 1 GHz clocks (LTTng's). */
 static enum vmt_status snapshot_ns(struct vmt_merge *merge, const bt_clock_snapshot *snapshot,
 				   int64_t *ns)
 {
-	const bt_clock_class *cc = bt_clock_snapshot_borrow_clock_class_const(snapshot);
-	uint64_t value = bt_clock_snapshot_get_value(snapshot);
-
-	if (cc != merge->clock_class) {
-		int64_t seconds;
-		uint64_t cycles;
-
-		merge->clock_class = cc;
-		bt_clock_class_get_offset(cc, &seconds, &cycles);
-		merge->clock_is_ghz = bt_clock_class_get_frequency(cc) == UINT64_C(1000000000) &&
-				      seconds >= 0 && seconds < INT64_MAX / 1000000000;
-		merge->clock_offset_ns = merge->clock_is_ghz ? seconds * 1000000000 + (int64_t) cycles
-							     : 0;
-	}
-	if (merge->clock_is_ghz && value <= (uint64_t) (INT64_MAX - merge->clock_offset_ns)) {
-		*ns = merge->clock_offset_ns + (int64_t) value;
-		return VMT_STATUS_OK;
-	}
-	if (bt_clock_snapshot_get_ns_from_origin(snapshot, ns) !=
-	    BT_CLOCK_SNAPSHOT_GET_NS_FROM_ORIGIN_STATUS_OK) {
+	if (!vmt_clock_ns(&merge->clock, snapshot, ns)) {
 		VMT_LOGE_APPEND_CAUSE(merge->log,
 				      "A clock snapshot is out of the signed 64-bit ns range: "
 				      "value=%" PRIu64,
-				      value);
+				      bt_clock_snapshot_get_value(snapshot));
 		return VMT_STATUS_ERROR;
 	}
 	return VMT_STATUS_OK;

@@ -8,7 +8,9 @@
 
 #include <babeltrace2/babeltrace.h>
 
+#include "lib/clock-ns.h"
 #include "lib/host-event.h"
+#include "lib/ptr-cache.h"
 #include "lib/sync-pass.h"
 
 enum pass_kind {
@@ -48,6 +50,7 @@ struct pass {
 	struct vmt_inventory *inventory; /* Weak. */
 	struct vmt_sync_matcher *matcher; /* Owned. */
 	GHashTable *decodings; /* Owned: event class (ref held) -> struct pass_decoding. */
+	struct vmt_ptr_cache decoding_cache; /* Of `decodings`. */
 	/* Per machine: vm_uids seen in its host-side events. */
 	GPtrArray *host_uids; /* Owned: GHashTable * of uint64 (set), one per machine. */
 	GPtrArray *streams; /* Owned: struct pass_stream. */
@@ -73,6 +76,7 @@ struct pass_stream {
 	uint64_t pending_vm_uid;
 	/* Host streams: the CPU's current thread (last `sched_switch`), -1 before it. */
 	int64_t current_tid;
+	struct vmt_clock_ns_cache clock;
 };
 
 static uint64_t member_index(const bt_field_class *payload, const char *name)
@@ -152,13 +156,18 @@ static struct pass_decoding *resolve(const bt_event_class *event_class)
 
 static const struct pass_decoding *find_decoding(struct pass *pass, const bt_event_class *ec)
 {
-	struct pass_decoding *d = g_hash_table_lookup(pass->decodings, ec);
+	struct pass_decoding *d = vmt_ptr_cache_find(&pass->decoding_cache, ec);
 
+	if (d) {
+		return d;
+	}
+	d = g_hash_table_lookup(pass->decodings, ec);
 	if (!d) {
 		d = resolve(ec);
 		bt_event_class_get_ref(ec);
 		g_hash_table_insert(pass->decodings, (gpointer) ec, d);
 	}
+	vmt_ptr_cache_set(&pass->decoding_cache, ec, d);
 	return d;
 }
 
@@ -325,9 +334,8 @@ static enum vmt_status handle_message(struct pass_stream *stream, const bt_messa
 	if (!bt_message_event_borrow_stream_class_default_clock_class_const(msg)) {
 		return VMT_STATUS_OK;
 	}
-	if (bt_clock_snapshot_get_ns_from_origin(
-		    bt_message_event_borrow_default_clock_snapshot_const(msg), &ns) !=
-	    BT_CLOCK_SNAPSHOT_GET_NS_FROM_ORIGIN_STATUS_OK) {
+	if (!vmt_clock_ns(&stream->clock, bt_message_event_borrow_default_clock_snapshot_const(msg),
+			  &ns)) {
 		VMT_LOGE_APPEND_CAUSE(stream->pass->log,
 				      "Event time overflows ns from origin: trace=\"%s\"",
 				      stream->trace->path);
