@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "lib/clock-ns.h"
 
-bool vmt_clock_ns(struct vmt_clock_ns_cache *cache, const bt_clock_snapshot *snapshot,
-		  int64_t *ns)
+bool vmt_clock_ns(struct vmt_clock_ns_cache *cache, const bt_clock_snapshot *snapshot, int64_t *ns)
 {
 	const bt_clock_class *cc = bt_clock_snapshot_borrow_clock_class_const(snapshot);
 	uint64_t value = bt_clock_snapshot_get_value(snapshot);

@@ -26,7 +26,6 @@ struct vmt_clock_ns_cache {
  * Sets `*ns` to the ns from origin of `snapshot` (borrowed). Returns false
  * when the result does not fit a signed 64-bit integer.
  */
-bool vmt_clock_ns(struct vmt_clock_ns_cache *cache, const bt_clock_snapshot *snapshot,
-		  int64_t *ns);
+bool vmt_clock_ns(struct vmt_clock_ns_cache *cache, const bt_clock_snapshot *snapshot, int64_t *ns);
 
 #endif /* VMTRACE_LIB_CLOCK_NS_H */

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define VMT_LOG_TAG "VMTRACE/CTF-GRAPH"
+#include "lib/ctf-graph.h"
+
 #include "lib/log.h"
 
 #include <stdio.h>
@@ -9,11 +11,9 @@
 
 #include <babeltrace2/babeltrace.h>
 
-#include "lib/ctf-graph.h"
 #include "lib/host-event.h"
 
-enum vmt_status vmt_ctf_plugins_load(struct vmt_ctf_plugins *plugins,
-				     const struct vmt_log_ctx *log)
+enum vmt_status vmt_ctf_plugins_load(struct vmt_ctf_plugins *plugins, const struct vmt_log_ctx *log)
 {
 	bt_plugin_find_status status;
 
@@ -82,9 +82,9 @@ enum vmt_status vmt_ctf_graph_add_source(bt_graph *graph, const struct vmt_ctf_p
 	add_status = bt_graph_add_source_component(graph, plugins->fs, name, params, level, source);
 	if (add_status != BT_GRAPH_ADD_COMPONENT_STATUS_OK) {
 		VMT_LOGE_APPEND_CAUSE(log, "Cannot read CTF trace: path=\"%s\"", path);
-		status = add_status == BT_GRAPH_ADD_COMPONENT_STATUS_MEMORY_ERROR
-				 ? VMT_STATUS_MEMORY_ERROR
-				 : VMT_STATUS_ERROR;
+		status = add_status == BT_GRAPH_ADD_COMPONENT_STATUS_MEMORY_ERROR ?
+				 VMT_STATUS_MEMORY_ERROR :
+				 VMT_STATUS_ERROR;
 		goto end;
 	}
 	status = VMT_STATUS_OK;
@@ -96,10 +96,9 @@ end:
 
 void vmt_uuid_format(const uint8_t uuid[16], char out[37])
 {
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", uuid[0],
-		 uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7], uuid[8], uuid[9],
-		 uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 uuid[0], uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7], uuid[8],
+		 uuid[9], uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]);
 }
 
 const char *vmt_trace_env_string(const bt_trace *trace, const char *name)
@@ -145,8 +144,7 @@ bt_clock_class *vmt_clock_info_create_class(const struct vmt_clock_info *info,
 		return NULL;
 	}
 	if ((info->name && bt_clock_class_set_name(clock_class, info->name)) ||
-	    (info->description &&
-	     bt_clock_class_set_description(clock_class, info->description))) {
+	    (info->description && bt_clock_class_set_description(clock_class, info->description))) {
 		VMT_LOGE_APPEND_CAUSE(log, "Cannot set the clock class's name or description");
 		BT_CLOCK_CLASS_PUT_REF_AND_RESET(clock_class);
 		return NULL;
@@ -182,13 +180,13 @@ static void probe_event_class(struct vmt_trace_probe *probe, const bt_event_clas
 		return;
 	}
 	probe->has_kvm_host_events |= vmt_host_event_name_is_kvm_host(name);
-	probe->has_kvm_entry_exit |=
-		kind == VMT_HOST_EVENT_KVM_ENTRY || kind == VMT_HOST_EVENT_KVM_EXIT;
+	probe->has_kvm_entry_exit |= kind == VMT_HOST_EVENT_KVM_ENTRY ||
+				     kind == VMT_HOST_EVENT_KVM_EXIT;
 	probe->has_hypercall_events |= kind == VMT_HOST_EVENT_HYPERCALL;
-	probe->has_vmsync_host_events |=
-		strcmp(name, "vmsync_gh_host") == 0 || strcmp(name, "vmsync_hg_host") == 0;
-	probe->has_vmsync_guest_events |=
-		strcmp(name, "vmsync_gh_guest") == 0 || strcmp(name, "vmsync_hg_guest") == 0;
+	probe->has_vmsync_host_events |= strcmp(name, "vmsync_gh_host") == 0 ||
+					 strcmp(name, "vmsync_hg_host") == 0;
+	probe->has_vmsync_guest_events |= strcmp(name, "vmsync_gh_guest") == 0 ||
+					  strcmp(name, "vmsync_hg_guest") == 0;
 }
 
 static void probe_trace_class(struct vmt_trace_probe *probe, const bt_trace_class *trace_class)
@@ -224,8 +222,8 @@ static void probe_trace(struct vmt_trace_probe *probe, const bt_trace *trace)
 	probe->hostname = g_strdup(vmt_trace_env_string(trace, "hostname"));
 	probe->product_uuid = g_strdup(vmt_trace_env_string(trace, "product_uuid"));
 	probe->domain = g_strdup(vmt_trace_env_string(trace, "domain"));
-	probe->has_vmtrace_env =
-		bt_trace_borrow_environment_entry_value_by_name_const(trace, "vmtrace_role") != NULL;
+	probe->has_vmtrace_env = bt_trace_borrow_environment_entry_value_by_name_const(
+					 trace, "vmtrace_role") != NULL;
 	probe_trace_class(probe, bt_trace_borrow_class_const(trace));
 	if (probe->clock.is_set && probe->clock.has_uuid) {
 		vmt_uuid_format(probe->clock.uuid, uuid_str);
@@ -263,7 +261,8 @@ static const bt_stream *borrow_message_stream(const bt_message *msg)
 	}
 }
 
-static bt_graph_simple_sink_component_consume_func_status probe_sink_consume(bt_message_iterator *iterator, void *data)
+static bt_graph_simple_sink_component_consume_func_status
+probe_sink_consume(bt_message_iterator *iterator, void *data)
 {
 	struct probe_sink *sink = data;
 	bt_message_array_const msgs;
@@ -290,8 +289,8 @@ static bt_graph_simple_sink_component_consume_func_status probe_sink_consume(bt_
 		}
 		bt_message_put_ref(msgs[i]);
 	}
-	return sink->is_done ? BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END
-			     : BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK;
+	return sink->is_done ? BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END :
+			       BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK;
 }
 
 static enum vmt_status connect_all_ports(bt_graph *graph, const bt_component_source *source,
@@ -308,7 +307,8 @@ static enum vmt_status connect_all_ports(bt_graph *graph, const bt_component_sou
 		const bt_port_input *in =
 			bt_component_filter_borrow_input_port_by_index_const(muxer, in_count - 1);
 
-		if (bt_graph_connect_ports(graph, out, in, NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
+		if (bt_graph_connect_ports(graph, out, in, NULL) !=
+		    BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
 			VMT_LOGE_APPEND_CAUSE(log, "Cannot connect `src.ctf.fs` to a muxer");
 			return VMT_STATUS_ERROR;
 		}
@@ -326,8 +326,8 @@ static enum vmt_status run_probe_graph(bt_graph *graph, struct probe_sink *sink,
 	} while (!sink->is_done && (status == BT_GRAPH_RUN_ONCE_STATUS_OK ||
 				    status == BT_GRAPH_RUN_ONCE_STATUS_AGAIN));
 	if (status < 0) {
-		VMT_LOGE_APPEND_CAUSE(log, "Cannot read the first messages of CTF trace: path=\"%s\"",
-				      path);
+		VMT_LOGE_APPEND_CAUSE(
+			log, "Cannot read the first messages of CTF trace: path=\"%s\"", path);
 		return VMT_STATUS_ERROR;
 	}
 	return VMT_STATUS_OK;
@@ -362,14 +362,17 @@ enum vmt_status vmt_ctf_graph_probe(const struct vmt_ctf_plugins *plugins, const
 	    bt_graph_add_simple_sink_component(graph, "probe-sink", probe_sink_init,
 					       probe_sink_consume, NULL, &sink,
 					       &simple) != BT_GRAPH_ADD_COMPONENT_STATUS_OK) {
-		VMT_LOGE_APPEND_CAUSE(log, "Cannot build the probe graph of trace: path=\"%s\"", path);
+		VMT_LOGE_APPEND_CAUSE(log, "Cannot build the probe graph of trace: path=\"%s\"",
+				      path);
 		goto end;
 	}
 	if (connect_all_ports(graph, source, muxer, log) != VMT_STATUS_OK ||
-	    bt_graph_connect_ports(graph, bt_component_filter_borrow_output_port_by_index_const(muxer, 0),
+	    bt_graph_connect_ports(graph,
+				   bt_component_filter_borrow_output_port_by_index_const(muxer, 0),
 				   bt_component_sink_borrow_input_port_by_index_const(simple, 0),
 				   NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
-		VMT_LOGE_APPEND_CAUSE(log, "Cannot connect the probe graph of trace: path=\"%s\"", path);
+		VMT_LOGE_APPEND_CAUSE(log, "Cannot connect the probe graph of trace: path=\"%s\"",
+				      path);
 		goto end;
 	}
 	status = run_probe_graph(graph, &sink, path, log);

@@ -10,6 +10,8 @@
 #ifndef VMTRACE_LIB_CTF_GRAPH_H
 #define VMTRACE_LIB_CTF_GRAPH_H
 
+#include "lib/log.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -17,7 +19,6 @@
 
 #include <babeltrace2/babeltrace.h>
 
-#include "lib/log.h"
 #include "lib/status.h"
 
 /* The stock component classes vmtrace's private graphs use. */

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define VMT_LOG_TAG "VMTRACE/FLOW"
+#include "lib/flow.h"
+
 #include "lib/log.h"
 
 #include <stdlib.h>
@@ -11,7 +13,6 @@
 
 #include "lib/clock-ns.h"
 #include "lib/ctf-graph.h"
-#include "lib/flow.h"
 #include "lib/ptr-cache.h"
 
 /* A payload member a guest event class lacks. */
@@ -84,8 +85,8 @@ struct vmt_flow *vmt_flow_create(vmt_flow_create_model_func create_model, void *
 	flow->comms = g_string_chunk_new(4096);
 	flow->hosts = g_array_new(FALSE, TRUE, sizeof(struct host_entry));
 	flow->decoder = vmt_host_event_decoder_create();
-	flow->guest_classes = g_hash_table_new_full(g_direct_hash, g_direct_equal,
-						    put_event_class_key, g_free);
+	flow->guest_classes =
+		g_hash_table_new_full(g_direct_hash, g_direct_equal, put_event_class_key, g_free);
 	flow->last_host_ns = INT64_MIN;
 	flow->first_host_ns = INT64_MIN;
 	return flow;
@@ -135,7 +136,8 @@ static bool trace_has_events(const bt_trace *trace, bool (*pred)(const char *nam
 	uint64_t i, j;
 
 	for (i = 0; i < bt_trace_class_get_stream_class_count(tc); i++) {
-		const bt_stream_class *sc = bt_trace_class_borrow_stream_class_by_index_const(tc, i);
+		const bt_stream_class *sc =
+			bt_trace_class_borrow_stream_class_by_index_const(tc, i);
 
 		for (j = 0; j < bt_stream_class_get_event_class_count(sc); j++) {
 			const char *name = bt_event_class_get_name(
@@ -175,20 +177,19 @@ static int64_t env_integer(const bt_trace *trace, const char *name, int64_t fall
 {
 	const bt_value *value = bt_trace_borrow_environment_entry_value_by_name_const(trace, name);
 
-	return value && bt_value_is_signed_integer(value) ? bt_value_integer_signed_get(value)
-							  : fallback;
+	return value && bt_value_is_signed_integer(value) ? bt_value_integer_signed_get(value) :
+							    fallback;
 }
 
 /* Classification from `source.vmsync.fs`'s environment entries. */
-static void classify_from_env(struct vmt_flow_trace *ft, const bt_trace *trace,
-			      const char *role)
+static void classify_from_env(struct vmt_flow_trace *ft, const bt_trace *trace, const char *role)
 {
 	const char *vm_uid = vmt_trace_env_string(trace, "vmtrace_vm_uid");
 	const char *value;
 
-	ft->role = strcmp(role, "host") == 0	? VMT_ROLE_HOST
-		   : strcmp(role, "guest") == 0 ? VMT_ROLE_GUEST
-						: VMT_ROLE_UNKNOWN;
+	ft->role = strcmp(role, "host") == 0  ? VMT_ROLE_HOST :
+		   strcmp(role, "guest") == 0 ? VMT_ROLE_GUEST :
+						VMT_ROLE_UNKNOWN;
 	value = vmt_trace_env_string(trace, "vmtrace_machine");
 	g_strlcpy(ft->machine, value ? value : "", sizeof(ft->machine));
 	value = vmt_trace_env_string(trace, "vmtrace_host");
@@ -263,7 +264,8 @@ static const bt_stream *borrow_stream(const bt_message *msg)
 		return bt_packet_borrow_stream_const(
 			bt_message_packet_beginning_borrow_packet_const(msg));
 	case BT_MESSAGE_TYPE_PACKET_END:
-		return bt_packet_borrow_stream_const(bt_message_packet_end_borrow_packet_const(msg));
+		return bt_packet_borrow_stream_const(
+			bt_message_packet_end_borrow_packet_const(msg));
 	case BT_MESSAGE_TYPE_DISCARDED_EVENTS:
 		return bt_message_discarded_events_borrow_stream_const(msg);
 	case BT_MESSAGE_TYPE_DISCARDED_PACKETS:
@@ -307,9 +309,9 @@ static uint64_t member_index(const bt_field_class *structure, const char *name,
 				       bt_field_class_get_type(
 					       bt_field_class_structure_member_borrow_field_class_const(
 						       member)),
-				       type)
-				       ? i
-				       : NO_MEMBER;
+				       type) ?
+				       i :
+				       NO_MEMBER;
 		}
 	}
 	return NO_MEMBER;
@@ -336,7 +338,8 @@ static const struct guest_class *find_guest_class(struct vmt_flow *flow,
 		} else if (name && strcmp(name, "sched_switch") == 0) {
 			gc->next_tid =
 				member_index(payload, "next_tid", BT_FIELD_CLASS_TYPE_INTEGER);
-			gc->next_comm = member_index(payload, "next_comm", BT_FIELD_CLASS_TYPE_STRING);
+			gc->next_comm =
+				member_index(payload, "next_comm", BT_FIELD_CLASS_TYPE_STRING);
 		}
 		bt_event_class_get_ref(event_class);
 		g_hash_table_insert(flow->guest_classes, (gpointer) event_class, gc);
@@ -355,9 +358,9 @@ static void learn_guest_vm_uid(struct vmt_flow_trace *ft, const bt_message *msg,
 
 	/* Read as the host reads hypercall arguments: the same 64 bits. */
 	ft->vm_uid = bt_field_class_type_is(bt_field_get_class_type(field),
-					    BT_FIELD_CLASS_TYPE_SIGNED_INTEGER)
-			     ? (uint64_t) bt_field_integer_signed_get_value(field)
-			     : bt_field_integer_unsigned_get_value(field);
+					    BT_FIELD_CLASS_TYPE_SIGNED_INTEGER) ?
+			     (uint64_t) bt_field_integer_signed_get_value(field) :
+			     bt_field_integer_unsigned_get_value(field);
 	ft->has_vm_uid = true;
 }
 
@@ -488,16 +491,18 @@ int64_t vmt_flow_event_cpu(struct vmt_flow_trace *ft, const bt_message *msg)
 	}
 	sc = bt_stream_borrow_class_const(bt_packet_borrow_stream_const(packet));
 	if (sc != ft->cpu_id_class) {
-		const bt_field_class *fc = bt_stream_class_borrow_packet_context_field_class_const(sc);
+		const bt_field_class *fc =
+			bt_stream_class_borrow_packet_context_field_class_const(sc);
 		const bt_field_class_structure_member *member =
-			fc ? bt_field_class_structure_borrow_member_by_name_const(fc, "cpu_id")
-			   : NULL;
+			fc ? bt_field_class_structure_borrow_member_by_name_const(fc, "cpu_id") :
+			     NULL;
 		uint64_t i;
 
 		ft->cpu_id_class = sc;
 		ft->cpu_id_index = UINT64_MAX;
 		for (i = 0; member && i < bt_field_class_structure_get_member_count(fc); i++) {
-			if (bt_field_class_structure_borrow_member_by_index_const(fc, i) == member) {
+			if (bt_field_class_structure_borrow_member_by_index_const(fc, i) ==
+			    member) {
 				ft->cpu_id_index = i;
 			}
 		}
@@ -511,9 +516,9 @@ int64_t vmt_flow_event_cpu(struct vmt_flow_trace *ft, const bt_message *msg)
 		return -1;
 	}
 	return bt_field_class_type_is(bt_field_get_class_type(field),
-				      BT_FIELD_CLASS_TYPE_SIGNED_INTEGER)
-		       ? bt_field_integer_signed_get_value(field)
-		       : (int64_t) bt_field_integer_unsigned_get_value(field);
+				      BT_FIELD_CLASS_TYPE_SIGNED_INTEGER) ?
+		       bt_field_integer_signed_get_value(field) :
+		       (int64_t) bt_field_integer_unsigned_get_value(field);
 }
 
 void vmt_flow_tag_guest_event(struct vmt_flow *flow, struct vmt_flow_trace *ft,
@@ -544,8 +549,8 @@ static void record_guest_switch(struct vmt_flow *flow, struct vmt_flow_trace *ft
 {
 	const bt_event *event = bt_message_event_borrow_event_const(msg);
 	const bt_field *payload = bt_event_borrow_payload_field_const(event);
-	const bt_field *field = bt_field_structure_borrow_member_field_by_index_const(
-		payload, gc->next_tid);
+	const bt_field *field =
+		bt_field_structure_borrow_member_field_by_index_const(payload, gc->next_tid);
 	int64_t cpu = vmt_flow_event_cpu(ft, msg);
 	struct vmt_flow_guest_thread *current;
 	const char *comm = NULL;
@@ -559,17 +564,19 @@ static void record_guest_switch(struct vmt_flow *flow, struct vmt_flow_trace *ft
 		g_array_set_size(ft->guest_threads, cpu + 1);
 		for (i = old_len; i < ft->guest_threads->len; i++) {
 			g_array_index(ft->guest_threads, struct vmt_flow_guest_thread, i).tid = -1;
-			g_array_index(ft->guest_threads, struct vmt_flow_guest_thread, i).comm = NULL;
+			g_array_index(ft->guest_threads, struct vmt_flow_guest_thread, i).comm =
+				NULL;
 		}
 	}
 	current = &g_array_index(ft->guest_threads, struct vmt_flow_guest_thread, cpu);
 	current->tid = bt_field_class_type_is(bt_field_get_class_type(field),
-					      BT_FIELD_CLASS_TYPE_SIGNED_INTEGER)
-			       ? bt_field_integer_signed_get_value(field)
-			       : (int64_t) bt_field_integer_unsigned_get_value(field);
+					      BT_FIELD_CLASS_TYPE_SIGNED_INTEGER) ?
+			       bt_field_integer_signed_get_value(field) :
+			       (int64_t) bt_field_integer_unsigned_get_value(field);
 	if (gc->next_comm != NO_MEMBER) {
 		comm = bt_field_string_get_value(
-			bt_field_structure_borrow_member_field_by_index_const(payload, gc->next_comm));
+			bt_field_structure_borrow_member_field_by_index_const(payload,
+									      gc->next_comm));
 	}
 	current->comm = g_string_chunk_insert_const(flow->comms, comm ? comm : "");
 	ft->switched_cpu = cpu;

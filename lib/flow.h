@@ -13,6 +13,8 @@
 #ifndef VMTRACE_LIB_FLOW_H
 #define VMTRACE_LIB_FLOW_H
 
+#include "lib/log.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,7 +25,6 @@
 #include "lib/host-event.h"
 #include "lib/host-model.h"
 #include "lib/inventory.h"
-#include "lib/log.h"
 
 /* One trace of the flow, classified at its first stream. */
 struct vmt_flow_trace {

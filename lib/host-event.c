@@ -3,6 +3,8 @@
  * Decoding of host events: each event class is resolved once into its
  * kind and the payload member indexes the host model reads.
  */
+#include "lib/host-event.h"
+
 #include <string.h>
 
 #include <glib.h>
@@ -10,7 +12,6 @@
 #include <babeltrace2/babeltrace.h>
 
 #include "lib/common.h"
-#include "lib/host-event.h"
 #include "lib/ptr-cache.h"
 
 /* Most members a decoded kind reads. */
@@ -161,7 +162,8 @@ static struct event_decoding *resolve(const bt_event_class *event_class)
 {
 	struct event_decoding *decoding = g_new0(struct event_decoding, 1);
 	const bt_stream_class *stream_class = bt_event_class_borrow_stream_class_const(event_class);
-	const bt_field_class *payload = bt_event_class_borrow_payload_field_class_const(event_class);
+	const bt_field_class *payload =
+		bt_event_class_borrow_payload_field_class_const(event_class);
 	const bt_field_class *common =
 		bt_stream_class_borrow_event_common_context_field_class_const(stream_class);
 	const bt_field_class *packet =
@@ -172,8 +174,8 @@ static struct event_decoding *resolve(const bt_event_class *event_class)
 	decoding->kind = vmt_host_event_kind_from_name(bt_event_class_get_name(event_class));
 	names = member_names[decoding->kind];
 	for (i = 0; i < MAX_MEMBERS; i++) {
-		decoding->members[i] = names[i] ? find_member(payload, names[i])
-						: (struct member){ NO_MEMBER, MEMBER_ABSENT };
+		decoding->members[i] = names[i] ? find_member(payload, names[i]) :
+						  (struct member){ NO_MEMBER, MEMBER_ABSENT };
 	}
 	if (decoding->kind == VMT_HOST_EVENT_VM_UUID) {
 		/* `kvm_guest` names its UUID `guest_uuid`; `kvm_created`, `uuid`. */
@@ -328,8 +330,8 @@ void vmt_host_event_decode(struct vmt_host_event_decoder *decoder, const bt_mess
 		return;
 	}
 	packet = bt_event_borrow_packet_const(event);
-	out->cpu = packet ? read_int(bt_packet_borrow_context_field_const(packet), d->packet_cpu)
-			  : -1;
+	out->cpu = packet ? read_int(bt_packet_borrow_context_field_const(packet), d->packet_cpu) :
+			    -1;
 	out->ctx_tid = read_int(bt_event_borrow_common_context_field_const(event), d->ctx_tid);
 	out->ctx_pid = read_int(bt_event_borrow_common_context_field_const(event), d->ctx_pid);
 	decode_payload(d, bt_event_borrow_payload_field_const(event), out);

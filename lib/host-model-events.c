@@ -165,7 +165,8 @@ static void set_pid(struct vmt_host_model *model, struct vmt_thread *thread, int
 	thread->vm = NULL;
 	bind_vm(model, thread);
 	for (i = 0; i < private_vm->vm_uids->len; i++) {
-		vmt_host_model_vm_add_uid(thread->vm, g_array_index(private_vm->vm_uids, uint64_t, i));
+		vmt_host_model_vm_add_uid(thread->vm,
+					  g_array_index(private_vm->vm_uids, uint64_t, i));
 	}
 	vmt_host_model_end_vm(model, private_vm);
 }
@@ -227,9 +228,9 @@ static struct vmt_thread *find_emitter(struct vmt_host_model *model,
 		set_pid(model, thread, event->ctx_pid);
 		return thread;
 	}
-	cpu = event->cpu >= 0 && (guint64) event->cpu < model->cpus->len
-		      ? &g_array_index(model->cpus, struct vmt_cpu_state, event->cpu)
-		      : NULL;
+	cpu = event->cpu >= 0 && (guint64) event->cpu < model->cpus->len ?
+		      &g_array_index(model->cpus, struct vmt_cpu_state, event->cpu) :
+		      NULL;
 	if (!cpu) {
 		return NULL;
 	}
@@ -308,8 +309,7 @@ static void handle_kvm_entry(struct vmt_host_model *model, const struct vmt_host
 	if (!thread) {
 		return;
 	}
-	mark_vcpu(model, thread, vcpu_id < MAX_ENTRY_VCPU_INDEX ? vcpu_id : -1,
-		  INDEX_TRUST_ENTRY);
+	mark_vcpu(model, thread, vcpu_id < MAX_ENTRY_VCPU_INDEX ? vcpu_id : -1, INDEX_TRUST_ENTRY);
 	if (event->cpu >= 0) {
 		thread->cpu = event->cpu;
 	}

@@ -82,8 +82,7 @@ struct vmt_cpu_state *vmt_host_model_cpu(struct vmt_host_model *model, int64_t c
 	return &g_array_index(model->cpus, struct vmt_cpu_state, cpu);
 }
 
-struct vmt_thread *vmt_host_model_borrow_cpu_thread(const struct vmt_host_model *model,
-						    int64_t cpu)
+struct vmt_thread *vmt_host_model_borrow_cpu_thread(const struct vmt_host_model *model, int64_t cpu)
 {
 	if (cpu < 0 || (guint64) cpu >= model->cpus->len) {
 		return NULL;

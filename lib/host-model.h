@@ -157,8 +157,7 @@ void vmt_host_model_foreach_vm(const struct vmt_host_model *model,
 
 /* Calls `func` for every thread instance ever seen, in creation order. */
 void vmt_host_model_foreach_thread(const struct vmt_host_model *model,
-				   void (*func)(struct vmt_thread *thread, void *data),
-				   void *data);
+				   void (*func)(struct vmt_thread *thread, void *data), void *data);
 
 /*
  * Writes the SPEC §5 `vm_uuid` of `vm` into `buf`: its UUID, else

@@ -63,7 +63,6 @@ struct vmt_intervals_host {
 	GArray *cpus; /* Owned: struct vmt_pcpu_builder, by cpu. */
 };
 
-
 struct vmt_intervals {
 	enum vmt_writer_view view;
 	const struct vmt_log_ctx *log; /* Weak. */

@@ -180,9 +180,9 @@ static void name_row(struct write_context *ctx, const struct vmt_pcpu_record *re
 	row->end_ns = rec->end < ctx->end_ns ? rec->end : ctx->end_ns;
 	row->host_tid = rec->host_tid;
 	row->host_comm = rec->host_comm;
-	row->level = !is_vcpu	      ? VMT_PCPU_LEVEL_HOST
-		     : rec->in_guest ? VMT_PCPU_LEVEL_GUEST
-				     : VMT_PCPU_LEVEL_HYPERVISOR;
+	row->level = !is_vcpu	   ? VMT_PCPU_LEVEL_HOST :
+		     rec->in_guest ? VMT_PCPU_LEVEL_GUEST :
+				     VMT_PCPU_LEVEL_HYPERVISOR;
 	row->vm_uuid = NULL;
 	row->vm_name = NULL;
 	row->vcpu = -1;
@@ -227,8 +227,7 @@ static gint compare_keys(gconstpointer a, gconstpointer b)
 	return ka < kb ? -1 : ka > kb;
 }
 
-enum vmt_status vmt_intervals_write_cpus(struct vmt_intervals *intervals,
-					 struct vmt_writer *writer)
+enum vmt_status vmt_intervals_write_cpus(struct vmt_intervals *intervals, struct vmt_writer *writer)
 {
 	GArray *keys = vmt_row_store_keys(intervals->store);
 	enum vmt_status status = VMT_STATUS_OK;

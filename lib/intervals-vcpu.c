@@ -29,9 +29,9 @@ static void fill_record(struct vmt_intervals *intervals, const struct vmt_thread
 	memset(rec, 0, sizeof(*rec));
 	rec->begin = ts;
 	rec->state = state;
-	rec->pcpu = state == VMT_VCPU_STATE_RUNNING || state == VMT_VCPU_STATE_HYPERVISOR
-			    ? thread->cpu
-			    : -1;
+	rec->pcpu = state == VMT_VCPU_STATE_RUNNING || state == VMT_VCPU_STATE_HYPERVISOR ?
+			    thread->cpu :
+			    -1;
 	rec->exit_reason = has_exit_reason(state) ? thread->last_exit_reason : -1;
 	rec->preempted_by_tid = -1;
 	rec->guest_tid = -1;
@@ -202,13 +202,12 @@ static enum vmt_status write_record(const void *record, void *data)
 	row->pcpu = rec->pcpu;
 	row->exit_reason = rec->exit_reason;
 	row->preempted_by_tid = rec->preempted_by_tid;
-	row->preempted_by_comm = rec->state == VMT_VCPU_STATE_PREEMPTED ? rec->preempted_by_comm
-									: NULL;
+	row->preempted_by_comm = rec->state == VMT_VCPU_STATE_PREEMPTED ? rec->preempted_by_comm :
+									  NULL;
 	row->preempted_by_vm = NULL;
 	row->preempted_by_vcpu = -1;
 	if (preemptor && preemptor->is_vcpu) {
-		vmt_vm_format_id(preemptor->vm, ctx->preemptor_vm_id,
-				 sizeof(ctx->preemptor_vm_id));
+		vmt_vm_format_id(preemptor->vm, ctx->preemptor_vm_id, sizeof(ctx->preemptor_vm_id));
 		row->preempted_by_vm = ctx->preemptor_vm_id;
 		row->preempted_by_vcpu = preemptor->vcpu_index;
 	}
@@ -221,7 +220,9 @@ static enum vmt_status write_output(struct vmt_intervals *intervals, struct vmt_
 				    const struct vcpu_output *output)
 {
 	const struct vmt_thread *thread = output->builder->thread;
-	struct write_context ctx = { .writer = writer, .end_ns = intervals->end_ns, .output = output };
+	struct write_context ctx = { .writer = writer,
+				     .end_ns = intervals->end_ns,
+				     .output = output };
 
 	ctx.row.vm_uuid = output->vm_id;
 	ctx.row.vm_name = vmt_vm_name(thread->vm);

@@ -31,12 +31,11 @@ static void destroy_host(gpointer data)
 	g_free(host);
 }
 
-struct vmt_intervals *vmt_intervals_create(enum vmt_writer_view view,
-					   const struct vmt_log_ctx *log)
+struct vmt_intervals *vmt_intervals_create(enum vmt_writer_view view, const struct vmt_log_ctx *log)
 {
 	struct vmt_intervals *intervals = g_new0(struct vmt_intervals, 1);
-	size_t record_size = view == VMT_WRITER_VIEW_VCPU ? sizeof(struct vmt_vcpu_record)
-							  : sizeof(struct vmt_pcpu_record);
+	size_t record_size = view == VMT_WRITER_VIEW_VCPU ? sizeof(struct vmt_vcpu_record) :
+							    sizeof(struct vmt_pcpu_record);
 
 	intervals->view = view;
 	intervals->log = log;
@@ -149,8 +148,9 @@ enum vmt_status vmt_intervals_finish(struct vmt_intervals *intervals, int64_t en
 	if (intervals->status != VMT_STATUS_OK) {
 		return intervals->status;
 	}
-	status = intervals->view == VMT_WRITER_VIEW_VCPU ? vmt_intervals_write_vcpus(intervals, writer)
-							 : vmt_intervals_write_cpus(intervals, writer);
+	status = intervals->view == VMT_WRITER_VIEW_VCPU ?
+			 vmt_intervals_write_vcpus(intervals, writer) :
+			 vmt_intervals_write_cpus(intervals, writer);
 	if (status != VMT_STATUS_OK) {
 		return status;
 	}

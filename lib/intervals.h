@@ -8,10 +8,11 @@
 #ifndef VMTRACE_LIB_INTERVALS_H
 #define VMTRACE_LIB_INTERVALS_H
 
+#include "lib/log.h"
+
 #include <stdint.h>
 
 #include "lib/host-model.h"
-#include "lib/log.h"
 #include "lib/status.h"
 #include "lib/writer.h"
 
@@ -39,7 +40,7 @@ struct vmt_host_model *vmt_intervals_add_host(struct vmt_intervals *intervals);
  * the same pointer for equal names until the builder is destroyed.
  */
 typedef int64_t (*vmt_intervals_guest_lookup_func)(void *user, const struct vmt_vm *vm,
-						     int64_t vcpu, const char **comm);
+						   int64_t vcpu, const char **comm);
 
 /* Sets how the builder learns guest threads (without it, guest columns stay empty). */
 void vmt_intervals_set_guest_lookup(struct vmt_intervals *intervals,

@@ -50,9 +50,9 @@ static struct vmt_machine *new_machine(const struct vmt_trace_entry *first)
 {
 	struct vmt_machine *machine = g_new0(struct vmt_machine, 1);
 
-	machine->id = g_strdup(first->probe.hostname	     ? first->probe.hostname
-			       : first->probe.clock_uuid ? first->probe.clock_uuid
-							 : first->path);
+	machine->id = g_strdup(first->probe.hostname   ? first->probe.hostname :
+			       first->probe.clock_uuid ? first->probe.clock_uuid :
+							 first->path);
 	machine->traces = g_ptr_array_new();
 	machine->host = -1;
 	machine->host_pid = -1;
@@ -117,8 +117,8 @@ static enum vmt_status mark_hosts(struct vmt_inventory *inventory, const char *h
 
 	for (i = 0; i < inventory->traces->len; i++) {
 		struct vmt_trace_entry *trace = g_ptr_array_index(inventory->traces, i);
-		bool is_host = host_path ? path_is_under(trace->path, host_path)
-					 : trace->probe.has_kvm_host_events;
+		bool is_host = host_path ? path_is_under(trace->path, host_path) :
+					   trace->probe.has_kvm_host_events;
 
 		if (is_host) {
 			vmt_inventory_machine(inventory, trace->machine)->role = VMT_ROLE_HOST;
@@ -135,8 +135,8 @@ static enum vmt_status mark_hosts(struct vmt_inventory *inventory, const char *h
 	return VMT_STATUS_OK;
 }
 
-enum vmt_status vmt_inventory_assign_roles(struct vmt_inventory *inventory,
-					   const char *host_path, const struct vmt_log_ctx *log)
+enum vmt_status vmt_inventory_assign_roles(struct vmt_inventory *inventory, const char *host_path,
+					   const struct vmt_log_ctx *log)
 {
 	guint i, host_count;
 	gint only_host = -1;
@@ -173,8 +173,8 @@ static bool trace_matches(const struct vmt_trace_entry *trace, const char *selec
 	char *trimmed;
 	bool matches;
 
-	if (same_string(trace->dir_name, selector) || same_string(trace->probe.hostname, selector) ||
-	    same_string(trace->path, selector)) {
+	if (same_string(trace->dir_name, selector) ||
+	    same_string(trace->probe.hostname, selector) || same_string(trace->path, selector)) {
 		return true;
 	}
 	/* A path selector may be written differently (relative, trailing slash). */
@@ -226,9 +226,8 @@ struct uuid_param_context {
 	enum vmt_status status;
 };
 
-static bt_value_map_foreach_entry_const_func_status apply_uuid_param(const char *selector,
-								     const bt_value *value,
-								     void *data)
+static bt_value_map_foreach_entry_const_func_status
+apply_uuid_param(const char *selector, const bt_value *value, void *data)
 {
 	struct uuid_param_context *ctx = data;
 	struct vmt_machine *machine = vmt_inventory_find_machine(ctx->inventory, selector);
@@ -237,31 +236,35 @@ static bt_value_map_foreach_entry_const_func_status apply_uuid_param(const char 
 	/* Each failure appends a cause, so it returns ERROR (INTERRUPT would break a postcondition). */
 	ctx->status = VMT_STATUS_ERROR;
 	if (!machine) {
-		VMT_LOGE_APPEND_CAUSE(ctx->log,
-				      "Invalid parameter `guest-uuids{\"%s\"}`: the selector names no "
-				      "trace (expecting a trace path, directory name or hostname)",
-				      selector);
+		VMT_LOGE_APPEND_CAUSE(
+			ctx->log,
+			"Invalid parameter `guest-uuids{\"%s\"}`: the selector names no "
+			"trace (expecting a trace path, directory name or hostname)",
+			selector);
 		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_ERROR;
 	}
 	if (machine->role == VMT_ROLE_HOST) {
-		VMT_LOGE_APPEND_CAUSE(ctx->log,
-				      "Invalid parameter `guest-uuids{\"%s\"}`: the selector names the "
-				      "host machine `%s`",
-				      selector, machine->id);
+		VMT_LOGE_APPEND_CAUSE(
+			ctx->log,
+			"Invalid parameter `guest-uuids{\"%s\"}`: the selector names the "
+			"host machine `%s`",
+			selector, machine->id);
 		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_ERROR;
 	}
 	if (!vmt_uuid_normalize(bt_value_string_get(value), uuid)) {
-		VMT_LOGE_APPEND_CAUSE(ctx->log,
-				      "Invalid parameter `guest-uuids{\"%s\"}`: \"%s\" is not a UUID "
-				      "(expecting 8-4-4-4-12 hexadecimal digits)",
-				      selector, bt_value_string_get(value));
+		VMT_LOGE_APPEND_CAUSE(
+			ctx->log,
+			"Invalid parameter `guest-uuids{\"%s\"}`: \"%s\" is not a UUID "
+			"(expecting 8-4-4-4-12 hexadecimal digits)",
+			selector, bt_value_string_get(value));
 		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_ERROR;
 	}
 	if (machine->vm_uuid[0] && strcmp(machine->vm_uuid, uuid) != 0) {
-		VMT_LOGW(ctx->log,
-			 "Guest has a `product_uuid` in its metadata; ignoring `guest-uuids{\"%s\"}`: "
-			 "machine=\"%s\", product-uuid=\"%s\", parameter-uuid=\"%s\"",
-			 selector, machine->id, machine->vm_uuid, uuid);
+		VMT_LOGW(
+			ctx->log,
+			"Guest has a `product_uuid` in its metadata; ignoring `guest-uuids{\"%s\"}`: "
+			"machine=\"%s\", product-uuid=\"%s\", parameter-uuid=\"%s\"",
+			selector, machine->id, machine->vm_uuid, uuid);
 	} else {
 		memcpy(machine->vm_uuid, uuid, VMT_UUID_SIZE);
 	}
@@ -283,10 +286,11 @@ static enum vmt_status check_unique_uuids(struct vmt_inventory *inventory,
 			const struct vmt_trace_entry *tb = g_ptr_array_index(b->traces, 0);
 
 			if (strcmp(a->vm_uuid, b->vm_uuid) == 0) {
-				VMT_LOGE_APPEND_CAUSE(log,
-						      "Two machines claim the same guest UUID: "
-						      "uuid=%s, first-trace=\"%s\", second-trace=\"%s\"",
-						      a->vm_uuid, ta->path, tb->path);
+				VMT_LOGE_APPEND_CAUSE(
+					log,
+					"Two machines claim the same guest UUID: "
+					"uuid=%s, first-trace=\"%s\", second-trace=\"%s\"",
+					a->vm_uuid, ta->path, tb->path);
 				return VMT_STATUS_ERROR;
 			}
 		}
@@ -327,5 +331,6 @@ int64_t vmt_machine_offset_ns(const struct vmt_machine *machine)
 
 int64_t vmt_machine_convert_ns(const struct vmt_machine *machine, int64_t guest_ns)
 {
-	return add_saturated(vmt_clock_line_apply(&machine->line, guest_ns), machine->manual_offset_ns);
+	return add_saturated(vmt_clock_line_apply(&machine->line, guest_ns),
+			     machine->manual_offset_ns);
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define VMT_LOG_TAG "VMTRACE/INVENTORY"
+#include "lib/inventory.h"
+
 #include "lib/log.h"
 
 #include <errno.h>
@@ -7,8 +9,6 @@
 #include <sys/stat.h>
 
 #include <glib.h>
-
-#include "lib/inventory.h"
 
 /* Deepest directory nesting searched for traces (also stops symlink loops). */
 #define MAX_SCAN_DEPTH 32
@@ -129,9 +129,8 @@ static GPtrArray *list_subdirs(const char *dir, const struct vmt_log_ctx *log)
 }
 
 /* Adds the traces under `dir`, naming each as the CLI does: its path relative to `input`. */
-static enum vmt_status scan_dir(struct vmt_inventory *inventory, const char *input,
-				const char *dir, const char *relative, int depth,
-				const struct vmt_log_ctx *log)
+static enum vmt_status scan_dir(struct vmt_inventory *inventory, const char *input, const char *dir,
+				const char *relative, int depth, const struct vmt_log_ctx *log)
 {
 	enum vmt_status status = VMT_STATUS_OK;
 	GPtrArray *subdirs;
@@ -151,8 +150,8 @@ static enum vmt_status scan_dir(struct vmt_inventory *inventory, const char *inp
 	for (i = 0; i < subdirs->len && status == VMT_STATUS_OK; i++) {
 		const char *name = g_ptr_array_index(subdirs, i);
 		char *child = g_build_filename(dir, name, NULL);
-		char *child_relative = relative[0] ? g_build_filename(relative, name, NULL)
-						   : g_strdup(name);
+		char *child_relative = relative[0] ? g_build_filename(relative, name, NULL) :
+						     g_strdup(name);
 
 		status = scan_dir(inventory, input, child, child_relative, depth + 1, log);
 		g_free(child_relative);
@@ -215,7 +214,8 @@ static enum vmt_status merge_chunks(struct vmt_inventory *inventory,
 		for (j = i + 1; first->probe.uuid && j < inventory->traces->len;) {
 			struct vmt_trace_entry *other = g_ptr_array_index(inventory->traces, j);
 
-			if (other->probe.uuid && strcmp(first->probe.uuid, other->probe.uuid) == 0) {
+			if (other->probe.uuid &&
+			    strcmp(first->probe.uuid, other->probe.uuid) == 0) {
 				g_ptr_array_add(first->paths, g_strdup(other->path));
 				g_ptr_array_remove_index(inventory->traces, j);
 				merged = true;
@@ -243,8 +243,8 @@ enum vmt_status vmt_inventory_scan(struct vmt_inventory *inventory, const bt_val
 	guint t;
 
 	for (i = 0; i < bt_value_array_get_length(inputs); i++) {
-		const char *input =
-			bt_value_string_get(bt_value_array_borrow_element_by_index_const(inputs, i));
+		const char *input = bt_value_string_get(
+			bt_value_array_borrow_element_by_index_const(inputs, i));
 		enum vmt_status status = scan_input(inventory, input, log);
 
 		if (status != VMT_STATUS_OK) {
@@ -253,8 +253,8 @@ enum vmt_status vmt_inventory_scan(struct vmt_inventory *inventory, const bt_val
 	}
 	for (t = 0; t < inventory->traces->len; t++) {
 		struct vmt_trace_entry *trace = g_ptr_array_index(inventory->traces, t);
-		enum vmt_status status = vmt_ctf_graph_probe(plugins, trace->paths, trace->trace_name,
-							     level, &trace->probe, log);
+		enum vmt_status status = vmt_ctf_graph_probe(
+			plugins, trace->paths, trace->trace_name, level, &trace->probe, log);
 
 		if (status != VMT_STATUS_OK) {
 			return status;

@@ -8,6 +8,8 @@
 #ifndef VMTRACE_LIB_INVENTORY_H
 #define VMTRACE_LIB_INVENTORY_H
 
+#include "lib/log.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -17,7 +19,6 @@
 
 #include "lib/ctf-graph.h"
 #include "lib/host-model.h"
-#include "lib/log.h"
 #include "lib/status.h"
 #include "lib/sync.h"
 
@@ -104,8 +105,8 @@ enum vmt_status vmt_inventory_scan(struct vmt_inventory *inventory, const bt_val
  * not NULL (error if it names no trace). Other machines are guests when a
  * host exists, else unknown.
  */
-enum vmt_status vmt_inventory_assign_roles(struct vmt_inventory *inventory,
-					   const char *host_path, const struct vmt_log_ctx *log);
+enum vmt_status vmt_inventory_assign_roles(struct vmt_inventory *inventory, const char *host_path,
+					   const struct vmt_log_ctx *log);
 
 /*
  * Returns the machine a guest selector names (a trace path, a trace

@@ -2,12 +2,13 @@
 #define VMT_LOG_TAG "VMTRACE/LOG"
 #include "lib/log.h"
 
-#include <glib.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <glib.h>
 
 static char level_letter(bt_logging_level level)
 {
@@ -68,8 +69,8 @@ void vmt_log_append_cause(const struct vmt_log_ctx *ctx, const char *tag, const 
 	msg = g_strdup_vprintf(fmt, args);
 	va_end(args);
 	if (ctx->self_msg_iter) {
-		bt_current_thread_error_append_cause_from_message_iterator(ctx->self_msg_iter,
-									   file, line, "%s", msg);
+		bt_current_thread_error_append_cause_from_message_iterator(ctx->self_msg_iter, file,
+									   line, "%s", msg);
 	} else if (ctx->self_comp) {
 		bt_current_thread_error_append_cause_from_component(ctx->self_comp, file, line,
 								    "%s", msg);

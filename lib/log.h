@@ -18,7 +18,6 @@
 
 #include <babeltrace2/babeltrace.h>
 
-
 /*
  * Where log lines and error causes go. At most one of the three `self_*`
  * members is set; with none, causes are appended "from unknown" under the
@@ -49,12 +48,12 @@ void vmt_log_append_cause(const struct vmt_log_ctx *ctx, const char *tag, const 
 #define VMT_LOG_ON_TRACE(ctx) VMT_LOG_ON(ctx, BT_LOGGING_LEVEL_TRACE)
 #define VMT_LOG_ON_DEBUG(ctx) VMT_LOG_ON(ctx, BT_LOGGING_LEVEL_DEBUG)
 
-#define VMT_LOG(ctx, lvl, fmt, ...)                                                                \
-	do {                                                                                       \
-		if (VMT_LOG_ON(ctx, lvl)) {                                                        \
-			vmt_log_write(ctx, lvl, VMT_LOG_TAG, __func__, __FILE__, __LINE__, fmt,    \
-				      ##__VA_ARGS__);                                              \
-		}                                                                                  \
+#define VMT_LOG(ctx, lvl, fmt, ...)                                                             \
+	do {                                                                                    \
+		if (VMT_LOG_ON(ctx, lvl)) {                                                     \
+			vmt_log_write(ctx, lvl, VMT_LOG_TAG, __func__, __FILE__, __LINE__, fmt, \
+				      ##__VA_ARGS__);                                           \
+		}                                                                               \
 	} while (0)
 
 #define VMT_LOGT(ctx, fmt, ...) VMT_LOG(ctx, BT_LOGGING_LEVEL_TRACE, fmt, ##__VA_ARGS__)
@@ -64,20 +63,20 @@ void vmt_log_append_cause(const struct vmt_log_ctx *ctx, const char *tag, const 
 #define VMT_LOGE(ctx, fmt, ...) VMT_LOG(ctx, BT_LOGGING_LEVEL_ERROR, fmt, ##__VA_ARGS__)
 
 /* Logs at ERROR and appends the same message as an error cause. */
-#define VMT_LOGE_APPEND_CAUSE(ctx, fmt, ...)                                                       \
-	do {                                                                                       \
-		VMT_LOGE(ctx, fmt, ##__VA_ARGS__);                                                 \
-		vmt_log_append_cause(ctx, VMT_LOG_TAG, __FILE__, __LINE__, fmt, ##__VA_ARGS__);    \
+#define VMT_LOGE_APPEND_CAUSE(ctx, fmt, ...)                                                    \
+	do {                                                                                    \
+		VMT_LOGE(ctx, fmt, ##__VA_ARGS__);                                              \
+		vmt_log_append_cause(ctx, VMT_LOG_TAG, __FILE__, __LINE__, fmt, ##__VA_ARGS__); \
 	} while (0)
 
 /* Programmer invariants only; never for input data. Always on. */
-#define VMT_ASSERT(cond)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "vmtrace: assertion failed: %s (%s:%d)\n", #cond,          \
-				__FILE__, __LINE__);                                               \
-			abort();                                                                   \
-		}                                                                                  \
+#define VMT_ASSERT(cond)                                                                  \
+	do {                                                                              \
+		if (!(cond)) {                                                            \
+			fprintf(stderr, "vmtrace: assertion failed: %s (%s:%d)\n", #cond, \
+				__FILE__, __LINE__);                                      \
+			abort();                                                          \
+		}                                                                         \
 	} while (0)
 
 /* Invariants on per-message paths: compiled in debug builds only. */
@@ -88,10 +87,10 @@ void vmt_log_append_cause(const struct vmt_log_ctx *ctx, const char *tag, const 
 #endif
 
 /* A context for code without a component, e.g. unit tests. */
-#define VMT_LOG_CTX_INIT_STANDALONE(lvl)                                                           \
-	{                                                                                          \
-		.level = (lvl), .name = NULL, .self_comp = NULL, .self_comp_class = NULL,          \
-		.self_msg_iter = NULL                                                              \
+#define VMT_LOG_CTX_INIT_STANDALONE(lvl)                                                  \
+	{                                                                                 \
+		.level = (lvl), .name = NULL, .self_comp = NULL, .self_comp_class = NULL, \
+		.self_msg_iter = NULL                                                     \
 	}
 
 #endif /* VMTRACE_LIB_LOG_H */

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define VMT_LOG_TAG "VMTRACE/MERGE"
+#include "lib/merge.h"
+
 #include "lib/log.h"
 
 #include <stdio.h>
@@ -10,7 +12,6 @@
 #include <babeltrace2/babeltrace.h>
 
 #include "lib/clock-ns.h"
-#include "lib/merge.h"
 
 /* A simple sink takes one batch (at most 15 messages) when its queue is empty. */
 #define QUEUE_SIZE 32
@@ -130,8 +131,8 @@ push_batch(struct merge_stream *stream, bt_message_array_const msgs, uint64_t co
 		stream->queue[(stream->head + stream->length) % QUEUE_SIZE] = msg;
 		stream->length++;
 	}
-	return status == VMT_STATUS_OK ? BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK
-				       : (int) status;
+	return status == VMT_STATUS_OK ? BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK :
+					 (int) status;
 }
 
 static bt_graph_simple_sink_component_consume_func_status
@@ -205,11 +206,12 @@ enum vmt_status vmt_merge_add_trace(struct vmt_merge *merge, const struct vmt_ct
 	}
 	status = vmt_ctf_graph_add_source(trace->graph, plugins, name, paths, trace_name, level,
 					  &source, merge->log);
-	for (i = 0; status == VMT_STATUS_OK && i < bt_component_source_get_output_port_count(source);
+	for (i = 0;
+	     status == VMT_STATUS_OK && i < bt_component_source_get_output_port_count(source);
 	     i++) {
-		status = add_stream(merge, trace,
-				   bt_component_source_borrow_output_port_by_index_const(source, i),
-				   name, i);
+		status = add_stream(
+			merge, trace,
+			bt_component_source_borrow_output_port_by_index_const(source, i), name, i);
 	}
 	return status;
 }
@@ -231,8 +233,9 @@ static enum vmt_status refill(struct vmt_merge *merge, struct merge_stream *stre
 		default:
 			VMT_LOGE_APPEND_CAUSE(merge->log, "Cannot read trace: path=\"%s\"",
 					      stream->trace->path);
-			return status == BT_GRAPH_RUN_ONCE_STATUS_MEMORY_ERROR ? VMT_STATUS_MEMORY_ERROR
-									       : VMT_STATUS_ERROR;
+			return status == BT_GRAPH_RUN_ONCE_STATUS_MEMORY_ERROR ?
+				       VMT_STATUS_MEMORY_ERROR :
+				       VMT_STATUS_ERROR;
 		}
 	}
 	return VMT_STATUS_OK;
@@ -251,7 +254,8 @@ static const bt_stream *message_stream(const bt_message *msg)
 		return bt_packet_borrow_stream_const(
 			bt_message_packet_beginning_borrow_packet_const(msg));
 	case BT_MESSAGE_TYPE_PACKET_END:
-		return bt_packet_borrow_stream_const(bt_message_packet_end_borrow_packet_const(msg));
+		return bt_packet_borrow_stream_const(
+			bt_message_packet_end_borrow_packet_const(msg));
 	case BT_MESSAGE_TYPE_DISCARDED_EVENTS:
 		return bt_message_discarded_events_borrow_stream_const(msg);
 	case BT_MESSAGE_TYPE_DISCARDED_PACKETS:
@@ -269,9 +273,9 @@ static const bt_clock_snapshot *message_snapshot(const bt_message *msg)
 
 	switch (bt_message_get_type(msg)) {
 	case BT_MESSAGE_TYPE_EVENT:
-		return bt_message_event_borrow_stream_class_default_clock_class_const(msg)
-			       ? bt_message_event_borrow_default_clock_snapshot_const(msg)
-			       : NULL;
+		return bt_message_event_borrow_stream_class_default_clock_class_const(msg) ?
+			       bt_message_event_borrow_default_clock_snapshot_const(msg) :
+			       NULL;
 	case BT_MESSAGE_TYPE_MESSAGE_ITERATOR_INACTIVITY:
 		return bt_message_message_iterator_inactivity_borrow_clock_snapshot_const(msg);
 	default:
@@ -286,32 +290,33 @@ static const bt_clock_snapshot *message_snapshot(const bt_message *msg)
 	case BT_MESSAGE_TYPE_STREAM_BEGINNING:
 		/* The snapshot object exists even when its state says it is unknown. */
 		return bt_message_stream_beginning_borrow_default_clock_snapshot_const(
-			       msg, &snapshot) == BT_MESSAGE_STREAM_CLOCK_SNAPSHOT_STATE_KNOWN
-			       ? snapshot
-			       : NULL;
+			       msg, &snapshot) == BT_MESSAGE_STREAM_CLOCK_SNAPSHOT_STATE_KNOWN ?
+			       snapshot :
+			       NULL;
 	case BT_MESSAGE_TYPE_STREAM_END:
 		return bt_message_stream_end_borrow_default_clock_snapshot_const(msg, &snapshot) ==
-				       BT_MESSAGE_STREAM_CLOCK_SNAPSHOT_STATE_KNOWN
-			       ? snapshot
-			       : NULL;
+				       BT_MESSAGE_STREAM_CLOCK_SNAPSHOT_STATE_KNOWN ?
+			       snapshot :
+			       NULL;
 	case BT_MESSAGE_TYPE_PACKET_BEGINNING:
-		return bt_stream_class_packets_have_beginning_default_clock_snapshot(sc)
-			       ? bt_message_packet_beginning_borrow_default_clock_snapshot_const(msg)
-			       : NULL;
+		return bt_stream_class_packets_have_beginning_default_clock_snapshot(sc) ?
+			       bt_message_packet_beginning_borrow_default_clock_snapshot_const(
+				       msg) :
+			       NULL;
 	case BT_MESSAGE_TYPE_PACKET_END:
-		return bt_stream_class_packets_have_end_default_clock_snapshot(sc)
-			       ? bt_message_packet_end_borrow_default_clock_snapshot_const(msg)
-			       : NULL;
+		return bt_stream_class_packets_have_end_default_clock_snapshot(sc) ?
+			       bt_message_packet_end_borrow_default_clock_snapshot_const(msg) :
+			       NULL;
 	case BT_MESSAGE_TYPE_DISCARDED_EVENTS:
-		return bt_stream_class_discarded_events_have_default_clock_snapshots(sc)
-			       ? bt_message_discarded_events_borrow_beginning_default_clock_snapshot_const(
-					 msg)
-			       : NULL;
+		return bt_stream_class_discarded_events_have_default_clock_snapshots(sc) ?
+			       bt_message_discarded_events_borrow_beginning_default_clock_snapshot_const(
+				       msg) :
+			       NULL;
 	case BT_MESSAGE_TYPE_DISCARDED_PACKETS:
-		return bt_stream_class_discarded_packets_have_default_clock_snapshots(sc)
-			       ? bt_message_discarded_packets_borrow_beginning_default_clock_snapshot_const(
-					 msg)
-			       : NULL;
+		return bt_stream_class_discarded_packets_have_default_clock_snapshots(sc) ?
+			       bt_message_discarded_packets_borrow_beginning_default_clock_snapshot_const(
+				       msg) :
+			       NULL;
 	default:
 		return NULL;
 	}
@@ -345,7 +350,9 @@ static enum vmt_status set_key(struct vmt_merge *merge, struct merge_stream *str
 		stream->trace_uuid = trace ? bt_trace_get_uuid(trace) : NULL;
 		stream->trace_name = trace ? bt_trace_get_name(trace) : NULL;
 		stream->stream_class_id =
-			bt_stream ? bt_stream_class_get_id(bt_stream_borrow_class_const(bt_stream)) : 0;
+			bt_stream ?
+				bt_stream_class_get_id(bt_stream_borrow_class_const(bt_stream)) :
+				0;
 		stream->stream_id = bt_stream ? bt_stream_get_id(bt_stream) : 0;
 	}
 	/* Like the muxer: a message without a time goes out at the last time handed out. */
@@ -357,14 +364,14 @@ static enum vmt_status set_key(struct vmt_merge *merge, struct merge_stream *str
 }
 
 /* Orders present before absent, then compares; 0 when both are absent. */
-#define COMPARE_PRESENCE(a, b)                                                                     \
-	do {                                                                                       \
-		if ((a) && !(b)) {                                                                 \
-			return -1;                                                                 \
-		}                                                                                  \
-		if (!(a) && (b)) {                                                                 \
-			return 1;                                                                  \
-		}                                                                                  \
+#define COMPARE_PRESENCE(a, b)     \
+	do {                       \
+		if ((a) && !(b)) { \
+			return -1; \
+		}                  \
+		if (!(a) && (b)) { \
+			return 1;  \
+		}                  \
 	} while (0)
 
 /*

@@ -19,6 +19,8 @@
 #ifndef VMTRACE_LIB_MERGE_H
 #define VMTRACE_LIB_MERGE_H
 
+#include "lib/log.h"
+
 #include <stdint.h>
 
 #include <glib.h>
@@ -26,7 +28,6 @@
 #include <babeltrace2/babeltrace.h>
 
 #include "lib/ctf-graph.h"
-#include "lib/log.h"
 #include "lib/status.h"
 
 /*
@@ -36,7 +37,7 @@
  * and returns an error status.
  */
 typedef enum vmt_status (*vmt_merge_transform_func)(void *user, const bt_message *in,
-						     const bt_message **out);
+						    const bt_message **out);
 
 struct vmt_merge;
 

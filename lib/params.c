@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 
+#include "lib/params.h"
+
 #include <inttypes.h>
 #include <string.h>
 
 #include <glib.h>
 
 #include <babeltrace2/babeltrace.h>
-
-#include "lib/params.h"
 
 struct validation {
 	const struct vmt_param_spec *specs;
@@ -103,7 +103,8 @@ static enum vmt_status check_string(const struct vmt_param_spec *spec, const bt_
 		return VMT_STATUS_ERROR;
 	}
 	if (!is_allowed_string(spec, bt_value_string_get(value))) {
-		g_string_printf(error, "Invalid parameter `%s`: unknown value \"%s\" (expecting one of ",
+		g_string_printf(error,
+				"Invalid parameter `%s`: unknown value \"%s\" (expecting one of ",
 				spec->name, bt_value_string_get(value));
 		append_allowed_list(error, spec);
 		g_string_append(error, ")");
@@ -112,13 +113,14 @@ static enum vmt_status check_string(const struct vmt_param_spec *spec, const bt_
 	return VMT_STATUS_OK;
 }
 
-static enum vmt_status check_string_array(const struct vmt_param_spec *spec,
-					  const bt_value *value, GString *error)
+static enum vmt_status check_string_array(const struct vmt_param_spec *spec, const bt_value *value,
+					  GString *error)
 {
 	uint64_t i, count;
 
 	if (!bt_value_is_array(value)) {
-		g_string_printf(error, "Invalid parameter `%s`: expecting an array of strings, got %s",
+		g_string_printf(error,
+				"Invalid parameter `%s`: expecting an array of strings, got %s",
 				spec->name, value_type_name(value));
 		return VMT_STATUS_ERROR;
 	}
@@ -147,9 +149,8 @@ struct map_check {
 	enum vmt_status status;
 };
 
-static bt_value_map_foreach_entry_const_func_status check_map_entry(const char *key,
-								    const bt_value *value,
-								    void *data)
+static bt_value_map_foreach_entry_const_func_status
+check_map_entry(const char *key, const bt_value *value, void *data)
 {
 	struct map_check *check = data;
 	int64_t unused;
@@ -161,11 +162,12 @@ static bt_value_map_foreach_entry_const_func_status check_map_entry(const char *
 		ok = vmt_params_integer_value(value, &unused);
 	}
 	if (!ok) {
-		g_string_printf(check->error, "Invalid parameter `%s{\"%s\"}`: expecting %s, got %s",
+		g_string_printf(check->error,
+				"Invalid parameter `%s{\"%s\"}`: expecting %s, got %s",
 				check->spec->name, key,
-				check->spec->kind == VMT_PARAM_MAP_OF_STRINGS
-					? "a string"
-					: "an integer within the signed 64-bit range",
+				check->spec->kind == VMT_PARAM_MAP_OF_STRINGS ?
+					"a string" :
+					"an integer within the signed 64-bit range",
 				value_type_name(value));
 		check->status = VMT_STATUS_ERROR;
 		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_INTERRUPT;
@@ -179,8 +181,8 @@ static enum vmt_status check_map(const struct vmt_param_spec *spec, const bt_val
 	struct map_check check = { .spec = spec, .error = error, .status = VMT_STATUS_OK };
 
 	if (!bt_value_is_map(value)) {
-		g_string_printf(error, "Invalid parameter `%s`: expecting a map, got %s", spec->name,
-				value_type_name(value));
+		g_string_printf(error, "Invalid parameter `%s`: expecting a map, got %s",
+				spec->name, value_type_name(value));
 		return VMT_STATUS_ERROR;
 	}
 	bt_value_map_foreach_entry_const(value, check_map_entry, &check);
@@ -197,7 +199,8 @@ static enum vmt_status check_value(const struct vmt_param_spec *spec, const bt_v
 		return check_string(spec, value, error);
 	case VMT_PARAM_BOOL:
 		if (!bt_value_is_bool(value)) {
-			g_string_printf(error, "Invalid parameter `%s`: expecting a boolean, got %s",
+			g_string_printf(error,
+					"Invalid parameter `%s`: expecting a boolean, got %s",
 					spec->name, value_type_name(value));
 			return VMT_STATUS_ERROR;
 		}
@@ -230,9 +233,9 @@ static bt_value_map_foreach_entry_const_func_status check_entry(const char *key,
 		size_t i;
 
 		if (v->spec_count == 0) {
-			g_string_printf(v->error,
-					"Unknown parameter `%s` (this component takes no parameter)",
-					key);
+			g_string_printf(
+				v->error,
+				"Unknown parameter `%s` (this component takes no parameter)", key);
 			return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_INTERRUPT;
 		}
 		g_string_printf(v->error, "Unknown parameter `%s` (expecting ", key);

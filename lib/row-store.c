@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define VMT_LOG_TAG "VMTRACE/ROW-STORE"
+#include "lib/row-store.h"
+
 #include "lib/log.h"
 
 #include <errno.h>
@@ -7,8 +9,6 @@
 #include <string.h>
 
 #include <glib.h>
-
-#include "lib/row-store.h"
 
 /* Records read back from the temporary file at a time. */
 #define READ_BLOCK_RECORDS 1024
@@ -52,8 +52,8 @@ struct vmt_row_store *vmt_row_store_create(size_t record_size, size_t memory_rec
 
 	store->record_size = record_size;
 	store->memory_limit = memory_records ? memory_records : 1;
-	store->by_key = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
-					      destroy_key_records);
+	store->by_key =
+		g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, destroy_key_records);
 	store->order = g_ptr_array_new();
 	store->log = log;
 	return store;
@@ -84,9 +84,8 @@ static enum vmt_status spill_key(struct vmt_row_store *store, struct key_records
 	}
 	chunk.offset = ftell(store->spill);
 	chunk.count = records->memory->len;
-	if (chunk.offset < 0 ||
-	    fwrite(records->memory->data, store->record_size, chunk.count, store->spill) !=
-		    chunk.count) {
+	if (chunk.offset < 0 || fwrite(records->memory->data, store->record_size, chunk.count,
+				       store->spill) != chunk.count) {
 		goto io_error;
 	}
 	g_array_append_val(records->chunks, chunk);
@@ -120,8 +119,7 @@ static enum vmt_status spill_all(struct vmt_row_store *store)
 	return status;
 }
 
-enum vmt_status vmt_row_store_append(struct vmt_row_store *store, uint64_t key,
-				     const void *record)
+enum vmt_status vmt_row_store_append(struct vmt_row_store *store, uint64_t key, const void *record)
 {
 	struct key_records *records = g_hash_table_lookup(store->by_key, &key);
 

@@ -9,12 +9,13 @@
 #ifndef VMTRACE_LIB_ROW_STORE_H
 #define VMTRACE_LIB_ROW_STORE_H
 
+#include "lib/log.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
 #include <glib.h>
 
-#include "lib/log.h"
 #include "lib/status.h"
 
 struct vmt_row_store;
@@ -30,8 +31,7 @@ struct vmt_row_store *vmt_row_store_create(size_t record_size, size_t memory_rec
 void vmt_row_store_destroy(struct vmt_row_store *store);
 
 /* Appends a copy of `record` under `key`. Fails (with a cause) only on I/O errors. */
-enum vmt_status vmt_row_store_append(struct vmt_row_store *store, uint64_t key,
-				     const void *record);
+enum vmt_status vmt_row_store_append(struct vmt_row_store *store, uint64_t key, const void *record);
 
 /* Number of records appended under `key`. */
 uint64_t vmt_row_store_count(const struct vmt_row_store *store, uint64_t key);

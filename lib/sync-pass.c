@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define VMT_LOG_TAG "VMTRACE/SYNC-PASS"
+#include "lib/sync-pass.h"
+
 #include "lib/log.h"
 
 #include <string.h>
@@ -11,7 +13,6 @@
 #include "lib/clock-ns.h"
 #include "lib/host-event.h"
 #include "lib/ptr-cache.h"
-#include "lib/sync-pass.h"
 
 enum pass_kind {
 	PASS_OTHER,
@@ -94,8 +95,9 @@ static uint64_t member_index(const bt_field_class *payload, const char *name)
 			bt_field_class_structure_member_borrow_field_class_const(member));
 
 		if (strcmp(bt_field_class_structure_member_get_name(member), name) == 0) {
-			return bt_field_class_type_is(type, BT_FIELD_CLASS_TYPE_INTEGER) ? i
-											  : UINT64_MAX;
+			return bt_field_class_type_is(type, BT_FIELD_CLASS_TYPE_INTEGER) ?
+				       i :
+				       UINT64_MAX;
 		}
 	}
 	return UINT64_MAX;
@@ -105,7 +107,8 @@ static struct pass_decoding *resolve(const bt_event_class *event_class)
 {
 	struct pass_decoding *d = g_new0(struct pass_decoding, 1);
 	const char *name = bt_event_class_get_name(event_class);
-	const bt_field_class *payload = bt_event_class_borrow_payload_field_class_const(event_class);
+	const bt_field_class *payload =
+		bt_event_class_borrow_payload_field_class_const(event_class);
 	enum vmt_host_event_kind host_kind = vmt_host_event_kind_from_name(name);
 
 	d->kind = PASS_OTHER;
@@ -258,8 +261,8 @@ static void handle_host_event(struct pass_stream *stream, const struct pass_deco
 	case PASS_HG_HOST:
 		if (!stream->uses_hypercalls) {
 			vmt_sync_matcher_add(pass->matcher,
-					     d->kind == PASS_GH_HOST ? VMT_SYNC_GH_HOST
-								     : VMT_SYNC_HG_HOST,
+					     d->kind == PASS_GH_HOST ? VMT_SYNC_GH_HOST :
+								       VMT_SYNC_HG_HOST,
 					     vm_uid, cnt, ns);
 			note_host_uid(pass, stream, vm_uid, ns);
 		}
@@ -273,15 +276,15 @@ static void handle_host_event(struct pass_stream *stream, const struct pass_deco
 			stream->pending_cnt = vm_uid;
 			stream->pending_vm_uid = read_member(payload, d->third);
 			stream->has_pending = true;
-			vmt_sync_matcher_add(pass->matcher, VMT_SYNC_GH_HOST, stream->pending_vm_uid,
-					     stream->pending_cnt, ns);
+			vmt_sync_matcher_add(pass->matcher, VMT_SYNC_GH_HOST,
+					     stream->pending_vm_uid, stream->pending_cnt, ns);
 			note_host_uid(pass, stream, stream->pending_vm_uid, ns);
 		}
 		break;
 	case PASS_ENTRY:
 		if (stream->has_pending) {
-			vmt_sync_matcher_add(pass->matcher, VMT_SYNC_HG_HOST, stream->pending_vm_uid,
-					     stream->pending_cnt + 1, ns);
+			vmt_sync_matcher_add(pass->matcher, VMT_SYNC_HG_HOST,
+					     stream->pending_vm_uid, stream->pending_cnt + 1, ns);
 			stream->has_pending = false;
 		}
 		break;
@@ -345,7 +348,8 @@ static enum vmt_status handle_message(struct pass_stream *stream, const bt_messa
 	d = find_decoding(stream->pass, bt_event_borrow_class_const(event));
 	if (stream->machine->role == VMT_ROLE_HOST) {
 		if (d->kind != PASS_OTHER) {
-			handle_host_event(stream, d, bt_event_borrow_payload_field_const(event), ns);
+			handle_host_event(stream, d, bt_event_borrow_payload_field_const(event),
+					  ns);
 		}
 	} else {
 		handle_guest_event(stream, d, bt_event_borrow_payload_field_const(event), ns);
@@ -362,8 +366,8 @@ stream_sink_init(bt_message_iterator *iterator, void *data)
 	return BT_GRAPH_SIMPLE_SINK_COMPONENT_INITIALIZE_FUNC_STATUS_OK;
 }
 
-static bt_graph_simple_sink_component_consume_func_status stream_sink_consume(bt_message_iterator *iterator,
-										   void *data)
+static bt_graph_simple_sink_component_consume_func_status
+stream_sink_consume(bt_message_iterator *iterator, void *data)
 {
 	struct pass_stream *stream = data;
 	enum vmt_status status = VMT_STATUS_OK;
@@ -388,8 +392,8 @@ static bt_graph_simple_sink_component_consume_func_status stream_sink_consume(bt
 		}
 		bt_message_put_ref(msgs[i]);
 	}
-	return status == VMT_STATUS_OK ? BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK
-				       : BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR;
+	return status == VMT_STATUS_OK ? BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK :
+					 BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR;
 }
 
 static bool trace_is_read(const struct vmt_trace_entry *trace, const struct vmt_machine *machine)
@@ -432,7 +436,8 @@ static enum vmt_status add_trace(struct pass *pass, bt_graph *graph,
 			    graph, bt_component_source_borrow_output_port_by_index_const(source, p),
 			    bt_component_sink_borrow_input_port_by_index_const(sink, 0),
 			    NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
-			VMT_LOGE_APPEND_CAUSE(pass->log, "Cannot build the sync pass graph: path=\"%s\"",
+			VMT_LOGE_APPEND_CAUSE(pass->log,
+					      "Cannot build the sync pass graph: path=\"%s\"",
 					      trace->path);
 			return VMT_STATUS_ERROR;
 		}
@@ -451,8 +456,8 @@ static enum vmt_status run_graph(struct pass *pass, bt_graph *graph)
 		VMT_LOGE_APPEND_CAUSE(pass->log,
 				      "Cannot read the traces for hypercall sync (status %d)",
 				      (int) status);
-		return status == BT_GRAPH_RUN_STATUS_MEMORY_ERROR ? VMT_STATUS_MEMORY_ERROR
-								  : VMT_STATUS_ERROR;
+		return status == BT_GRAPH_RUN_STATUS_MEMORY_ERROR ? VMT_STATUS_MEMORY_ERROR :
+								    VMT_STATUS_ERROR;
 	}
 	return VMT_STATUS_OK;
 }
@@ -522,7 +527,8 @@ static enum vmt_status fit_guests(struct pass *pass, struct vmt_sync_pass_result
 					     machine->span_begin_ns, machine->span_end_ns,
 					     &result->fit);
 		if (status != VMT_STATUS_OK) {
-			VMT_LOGE_APPEND_CAUSE(pass->log, "Cannot fit the clock of guest: machine=\"%s\"",
+			VMT_LOGE_APPEND_CAUSE(pass->log,
+					      "Cannot fit the clock of guest: machine=\"%s\"",
 					      machine->id);
 			return status;
 		}
@@ -559,8 +565,8 @@ enum vmt_status vmt_sync_pass_run(struct vmt_inventory *inventory,
 					      (GDestroyNotify) g_array_unref);
 	pass.uid_threads = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	for (i = 0; i < inventory->machines->len; i++) {
-		g_ptr_array_add(pass.host_uids, g_hash_table_new_full(g_int64_hash, g_int64_equal,
-								     g_free, NULL));
+		g_ptr_array_add(pass.host_uids,
+				g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL));
 	}
 	if (!graph) {
 		VMT_LOGE_APPEND_CAUSE(log, "Cannot create a graph");

@@ -14,11 +14,12 @@
 #ifndef VMTRACE_LIB_SYNC_PASS_H
 #define VMTRACE_LIB_SYNC_PASS_H
 
+#include "lib/log.h"
+
 #include <babeltrace2/babeltrace.h>
 
 #include "lib/ctf-graph.h"
 #include "lib/inventory.h"
-#include "lib/log.h"
 #include "lib/status.h"
 #include "lib/sync.h"
 

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define VMT_LOG_TAG "PLUGIN/FLT.VMMATCH.TAG"
+#include "component.h"
+
 #include "lib/log.h"
 
 #include <glib.h>
@@ -7,8 +9,6 @@
 #include <babeltrace2/babeltrace.h>
 
 #include "lib/params.h"
-
-#include "component.h"
 
 bt_component_class_initialize_method_status
 vmmatch_comp_init(bt_self_component_filter *self_comp,

@@ -5,9 +5,9 @@
 #ifndef VMTRACE_PLUGINS_VMMATCH_COMPONENT_H
 #define VMTRACE_PLUGINS_VMMATCH_COMPONENT_H
 
-#include <babeltrace2/babeltrace.h>
-
 #include "lib/log.h"
+
+#include <babeltrace2/babeltrace.h>
 
 struct vmmatch_comp {
 	struct vmt_log_ctx log;

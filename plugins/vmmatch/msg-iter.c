@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define VMT_LOG_TAG "PLUGIN/FLT.VMMATCH.TAG/MSG-ITER"
+#include "msg-iter.h"
+
 #include "lib/log.h"
 
 #include <string.h>
@@ -13,7 +15,6 @@
 #include "lib/ir-copy.h"
 
 #include "component.h"
-#include "msg-iter.h"
 
 /* Share of tagged events outside `running` above which the summary is a warning. */
 #define BAD_SYNC_SHARE 0.01
@@ -116,7 +117,8 @@ static enum vmt_status fill_event(void *user, const bt_message *in_msg, bt_event
 {
 	struct vmmatch_msg_iter *iter = user;
 	bt_field *context = bt_event_borrow_common_context_field(out_event);
-	uint64_t count = bt_field_class_structure_get_member_count(bt_field_borrow_class_const(context));
+	uint64_t count =
+		bt_field_class_structure_get_member_count(bt_field_borrow_class_const(context));
 	struct vmt_guest_tag tag;
 
 	vmt_flow_tag_guest_event(iter->flow, iter->current, in_msg, &tag);
@@ -146,11 +148,11 @@ static const struct vmt_ir_copy_hooks copy_hooks = {
 
 static void log_summary(struct vmmatch_msg_iter *iter)
 {
-	double outside = iter->tagged_count
-				 ? (double) iter->outside_running_count / (double) iter->tagged_count
-				 : 0;
-	bt_logging_level level = outside > BAD_SYNC_SHARE ? BT_LOGGING_LEVEL_WARNING
-							   : BT_LOGGING_LEVEL_INFO;
+	double outside = iter->tagged_count ? (double) iter->outside_running_count /
+						      (double) iter->tagged_count :
+					      0;
+	bt_logging_level level = outside > BAD_SYNC_SHARE ? BT_LOGGING_LEVEL_WARNING :
+							    BT_LOGGING_LEVEL_INFO;
 
 	VMT_LOG(&iter->log, level,
 		"Tagged guest events: tagged=%" PRIu64 ", outside-running=%" PRIu64
@@ -158,8 +160,8 @@ static void log_summary(struct vmmatch_msg_iter *iter)
 		iter->tagged_count, iter->outside_running_count, 100.0 * outside,
 		iter->unknown_count,
 		outside > BAD_SYNC_SHARE ? "; guest events outside their vCPU's running time "
-					   "point to a clock-sync error"
-					 : "");
+					   "point to a clock-sync error" :
+					   "");
 }
 
 static void destroy_iter(struct vmmatch_msg_iter *iter)
@@ -205,13 +207,14 @@ vmmatch_msg_iter_init(bt_self_message_iterator *self_iter,
 	bt_message_iterator_create_from_message_iterator_status status;
 
 	(void) port;
-	iter->comp = bt_self_component_get_data(bt_self_message_iterator_borrow_component(self_iter));
+	iter->comp =
+		bt_self_component_get_data(bt_self_message_iterator_borrow_component(self_iter));
 	iter->self = self_iter;
 	iter->log = iter->comp->log;
 	iter->log.self_comp = NULL;
 	iter->log.self_msg_iter = self_iter;
 	status = bt_message_iterator_create_from_message_iterator(self_iter, iter->comp->in_port,
-								   &iter->upstream);
+								  &iter->upstream);
 	if (status != BT_MESSAGE_ITERATOR_CREATE_FROM_MESSAGE_ITERATOR_STATUS_OK) {
 		VMT_LOGE_APPEND_CAUSE(&iter->log, "Cannot create the upstream message iterator");
 		destroy_iter(iter);
@@ -276,8 +279,8 @@ vmmatch_msg_iter_next(bt_self_message_iterator *self_iter, bt_message_array_cons
 	struct vmmatch_msg_iter *iter = bt_self_message_iterator_get_data(self_iter);
 	bt_message_array_const in;
 	uint64_t in_count;
-	bt_message_iterator_next_status status = bt_message_iterator_next(iter->upstream, &in,
-									  &in_count);
+	bt_message_iterator_next_status status =
+		bt_message_iterator_next(iter->upstream, &in, &in_count);
 
 	if (status != BT_MESSAGE_ITERATOR_NEXT_STATUS_OK) {
 		return (int) status;

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define VMT_LOG_TAG "PLUGIN/SINK.VMSTATE.INTERVALS"
+#include "component.h"
+
 #include "lib/log.h"
 
 #include <errno.h>
@@ -15,8 +17,6 @@
 #include "lib/intervals.h"
 #include "lib/params.h"
 #include "lib/writer.h"
-
-#include "component.h"
 
 static const char *const format_values[] = { "text", "csv", "jsonl", "chrome", NULL };
 static const char *const view_values[] = { "vcpu", "pcpu", NULL };
@@ -67,9 +67,9 @@ static enum vmt_status read_params(struct vmstate_comp *comp, const bt_value *pa
 		goto end;
 	}
 	vmt_writer_parse_format(vmt_params_string(params, "format", "text"), &comp->format);
-	comp->view = strcmp(vmt_params_string(params, "view", "vcpu"), "pcpu") == 0
-			     ? VMT_WRITER_VIEW_PCPU
-			     : VMT_WRITER_VIEW_VCPU;
+	comp->view = strcmp(vmt_params_string(params, "view", "vcpu"), "pcpu") == 0 ?
+			     VMT_WRITER_VIEW_PCPU :
+			     VMT_WRITER_VIEW_VCPU;
 	path = vmt_params_string(params, "path", NULL);
 	comp->path = g_strdup(path);
 
@@ -144,7 +144,8 @@ error:
 
 void vmstate_comp_finalize(bt_self_component_sink *self_comp)
 {
-	destroy_comp(bt_self_component_get_data(bt_self_component_sink_as_self_component(self_comp)));
+	destroy_comp(
+		bt_self_component_get_data(bt_self_component_sink_as_self_component(self_comp)));
 }
 
 bt_component_class_sink_graph_is_configured_method_status
@@ -186,7 +187,8 @@ static void handle_message(struct vmstate_comp *comp, const bt_message *msg)
 
 static enum vmt_status write_output(struct vmstate_comp *comp)
 {
-	struct vmt_writer *writer = vmt_writer_create(comp->format, comp->view, comp->out, &comp->log);
+	struct vmt_writer *writer =
+		vmt_writer_create(comp->format, comp->view, comp->out, &comp->log);
 	enum vmt_status status;
 
 	if (!writer) {
@@ -206,7 +208,8 @@ static enum vmt_status write_output(struct vmstate_comp *comp)
 	return status;
 }
 
-bt_component_class_sink_consume_method_status vmstate_comp_consume(bt_self_component_sink *self_comp)
+bt_component_class_sink_consume_method_status
+vmstate_comp_consume(bt_self_component_sink *self_comp)
 {
 	struct vmstate_comp *comp =
 		bt_self_component_get_data(bt_self_component_sink_as_self_component(self_comp));

@@ -18,6 +18,7 @@ void vmstate_comp_finalize(bt_self_component_sink *self_comp);
 bt_component_class_sink_graph_is_configured_method_status
 vmstate_comp_graph_is_configured(bt_self_component_sink *self_comp);
 
-bt_component_class_sink_consume_method_status vmstate_comp_consume(bt_self_component_sink *self_comp);
+bt_component_class_sink_consume_method_status
+vmstate_comp_consume(bt_self_component_sink *self_comp);
 
 #endif /* VMTRACE_PLUGINS_VMSTATE_COMPONENT_H */

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define VMT_LOG_TAG "PLUGIN/SRC.VMSYNC.FS"
+#include "component.h"
+
 #include "lib/log.h"
 
 #include <string.h>
@@ -10,8 +12,6 @@
 
 #include "lib/inventory.h"
 #include "lib/sync.h"
-
-#include "component.h"
 
 static void destroy_comp(struct vmsync_comp *comp)
 {
@@ -69,9 +69,9 @@ vmsync_comp_init(bt_self_component_source *self_comp,
 
 error:
 	destroy_comp(comp);
-	return status == VMT_STATUS_MEMORY_ERROR
-		       ? BT_COMPONENT_CLASS_INITIALIZE_METHOD_STATUS_MEMORY_ERROR
-		       : BT_COMPONENT_CLASS_INITIALIZE_METHOD_STATUS_ERROR;
+	return status == VMT_STATUS_MEMORY_ERROR ?
+		       BT_COMPONENT_CLASS_INITIALIZE_METHOD_STATUS_MEMORY_ERROR :
+		       BT_COMPONENT_CLASS_INITIALIZE_METHOD_STATUS_ERROR;
 }
 
 void vmsync_comp_finalize(bt_self_component_source *self_comp)
@@ -110,9 +110,8 @@ static bool append_guest_info(bt_value *array, const struct vmsync_setup *setup,
 	     bt_value_map_insert_string_entry(map, "method",
 					      vmt_sync_method_name(machine->sync_method)) == 0 &&
 	     bt_value_map_insert_string_entry(map, "slope", slope) == 0 &&
-	     bt_value_map_insert_signed_integer_entry(
-		     map, "offset-ns",
-		     vmt_machine_offset_ns(machine)) == 0 &&
+	     bt_value_map_insert_signed_integer_entry(map, "offset-ns",
+						      vmt_machine_offset_ns(machine)) == 0 &&
 	     bt_value_map_insert_signed_integer_entry(map, "error-ns", machine->error_bound_ns) ==
 		     0 &&
 	     bt_value_map_insert_unsigned_integer_entry(map, "points", machine->sync_points) == 0 &&
@@ -123,10 +122,12 @@ static bool append_guest_info(bt_value *array, const struct vmsync_setup *setup,
 		ok = bt_value_array_append_string_element(traces, trace->path) == 0;
 	}
 	if (ok && machine->has_vm_uid) {
-		ok = bt_value_map_insert_unsigned_integer_entry(map, "vm-uid", machine->vm_uid) == 0;
+		ok = bt_value_map_insert_unsigned_integer_entry(map, "vm-uid", machine->vm_uid) ==
+		     0;
 	}
 	if (ok && machine->host_pid >= 0) {
-		ok = bt_value_map_insert_signed_integer_entry(map, "host-pid", machine->host_pid) == 0;
+		ok = bt_value_map_insert_signed_integer_entry(map, "host-pid", machine->host_pid) ==
+		     0;
 	}
 	return ok;
 }
@@ -146,10 +147,10 @@ static bt_value *sync_info(const struct vmsync_setup *setup)
 	return array;
 }
 
-bt_component_class_query_method_status
-vmsync_comp_query(bt_self_component_class_source *self_class,
-		  bt_private_query_executor *executor, const char *object, const bt_value *params,
-		  void *method_data, const bt_value **result)
+bt_component_class_query_method_status vmsync_comp_query(bt_self_component_class_source *self_class,
+							 bt_private_query_executor *executor,
+							 const char *object, const bt_value *params,
+							 void *method_data, const bt_value **result)
 {
 	struct vmt_log_ctx log = { 0 };
 	struct vmsync_setup setup;

@@ -6,6 +6,8 @@
 #ifndef VMTRACE_PLUGINS_VMSYNC_COMPONENT_H
 #define VMTRACE_PLUGINS_VMSYNC_COMPONENT_H
 
+#include "lib/log.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,7 +18,6 @@
 #include "lib/common.h"
 #include "lib/ctf-graph.h"
 #include "lib/inventory.h"
-#include "lib/log.h"
 
 enum vmsync_sync_request {
 	VMSYNC_SYNC_AUTO,
@@ -81,9 +82,10 @@ vmsync_comp_init(bt_self_component_source *self_comp,
 
 void vmsync_comp_finalize(bt_self_component_source *self_comp);
 
-bt_component_class_query_method_status
-vmsync_comp_query(bt_self_component_class_source *self_class,
-		  bt_private_query_executor *executor, const char *object, const bt_value *params,
-		  void *method_data, const bt_value **result);
+bt_component_class_query_method_status vmsync_comp_query(bt_self_component_class_source *self_class,
+							 bt_private_query_executor *executor,
+							 const char *object, const bt_value *params,
+							 void *method_data,
+							 const bt_value **result);
 
 #endif /* VMTRACE_PLUGINS_VMSYNC_COMPONENT_H */

@@ -65,8 +65,7 @@ static bool set_guest_entries(const struct vmsync_setup *setup, const struct vmt
 	}
 	ok &= set_string(trace, "vmtrace_sync_method", vmt_sync_method_name(machine->sync_method));
 	ok &= set_string(trace, "vmtrace_sync_slope", slope);
-	ok &= set_integer(trace, "vmtrace_sync_offset_ns",
-			  vmt_machine_offset_ns(machine));
+	ok &= set_integer(trace, "vmtrace_sync_offset_ns", vmt_machine_offset_ns(machine));
 	ok &= set_integer(trace, "vmtrace_sync_error_ns", machine->error_bound_ns);
 	ok &= set_integer(trace, "vmtrace_sync_points", (int64_t) machine->sync_points);
 	return ok;
@@ -90,8 +89,9 @@ enum vmt_status vmsync_annotate_trace(const struct vmsync_setup *setup,
 		ok = set_guest_entries(setup, machine, trace);
 	}
 	if (!ok) {
-		VMT_LOGE_APPEND_CAUSE(log, "Cannot add `vmtrace_*` environment entries to trace: "
-					   "machine=\"%s\"",
+		VMT_LOGE_APPEND_CAUSE(log,
+				      "Cannot add `vmtrace_*` environment entries to trace: "
+				      "machine=\"%s\"",
 				      machine->id);
 		return VMT_STATUS_MEMORY_ERROR;
 	}

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define VMT_LOG_TAG "PLUGIN/SRC.VMSYNC.FS/MSG-ITER"
+#include "msg-iter.h"
+
 #include "lib/log.h"
 
 #include <stdio.h>
@@ -15,7 +17,6 @@
 #include "lib/merge.h"
 
 #include "component.h"
-#include "msg-iter.h"
 
 /* A guest trace whose timestamps change: its messages are copied on the way. */
 struct guest_conversion {
@@ -130,7 +131,8 @@ static struct guest_conversion *create_conversion(struct vmsync_msg_iter *iter,
 			return NULL;
 		}
 	}
-	conversion->copy = vmt_ir_copy_create(iter->self, &conversion_hooks, conversion, &iter->log);
+	conversion->copy =
+		vmt_ir_copy_create(iter->self, &conversion_hooks, conversion, &iter->log);
 	return conversion->copy ? conversion : NULL;
 }
 
@@ -138,7 +140,8 @@ static enum vmt_status add_trace(struct vmsync_msg_iter *iter, guint index)
 {
 	const struct vmsync_setup *setup = &iter->comp->setup;
 	const struct vmt_trace_entry *trace = g_ptr_array_index(setup->inventory.traces, index);
-	const struct vmt_machine *machine = vmt_inventory_machine(&setup->inventory, trace->machine);
+	const struct vmt_machine *machine =
+		vmt_inventory_machine(&setup->inventory, trace->machine);
 	struct guest_conversion *conversion = NULL;
 	char name[64];
 
@@ -202,7 +205,8 @@ vmsync_msg_iter_init(bt_self_message_iterator *self_iter,
 	enum vmt_status status;
 
 	(void) port;
-	iter->comp = bt_self_component_get_data(bt_self_message_iterator_borrow_component(self_iter));
+	iter->comp =
+		bt_self_component_get_data(bt_self_message_iterator_borrow_component(self_iter));
 	iter->self = self_iter;
 	iter->log = iter->comp->log;
 	iter->log.self_comp = NULL;
@@ -242,9 +246,9 @@ static enum vmt_status check_new_stream(struct vmsync_msg_iter *iter, const bt_m
 	if (!bt_trace_borrow_environment_entry_value_by_name_const(trace, "vmtrace_role")) {
 		machine = vmsync_find_trace_machine(&iter->comp->setup, trace);
 		if (!machine) {
-			VMT_LOGE_APPEND_CAUSE(&iter->log,
-					      "Cannot tell which input trace emitted trace `%s`",
-					      bt_trace_get_name(trace) ? bt_trace_get_name(trace) : "");
+			VMT_LOGE_APPEND_CAUSE(
+				&iter->log, "Cannot tell which input trace emitted trace `%s`",
+				bt_trace_get_name(trace) ? bt_trace_get_name(trace) : "");
 			return VMT_STATUS_ERROR;
 		}
 		/*

@@ -47,11 +47,11 @@ static enum vmt_status read_params(struct vmsync_setup *setup, const struct vmt_
 	setup->values.guest_uuids = bt_value_map_borrow_entry_value_const(p, "guest-uuids");
 	setup->values.host = vmt_params_string(p, "host", NULL);
 	sync = vmt_params_string(p, "sync", "auto");
-	setup->values.sync = strcmp(sync, "none") == 0	    ? VMSYNC_SYNC_NONE
-			     : strcmp(sync, "clock") == 0     ? VMSYNC_SYNC_CLOCK
-			     : strcmp(sync, "hypercall") == 0 ? VMSYNC_SYNC_HYPERCALL
-			     : strcmp(sync, "windows") == 0   ? VMSYNC_SYNC_WINDOWS
-							      : VMSYNC_SYNC_AUTO;
+	setup->values.sync = strcmp(sync, "none") == 0	    ? VMSYNC_SYNC_NONE :
+			     strcmp(sync, "clock") == 0	    ? VMSYNC_SYNC_CLOCK :
+			     strcmp(sync, "hypercall") == 0 ? VMSYNC_SYNC_HYPERCALL :
+			     strcmp(sync, "windows") == 0   ? VMSYNC_SYNC_WINDOWS :
+							      VMSYNC_SYNC_AUTO;
 
 end:
 	g_string_free(error, TRUE);
@@ -74,10 +74,11 @@ static bt_value_map_foreach_entry_const_func_status apply_offset(const char *sel
 
 	/* A failure appends a cause, so it returns ERROR (INTERRUPT would break a postcondition). */
 	if (!machine || machine->role == VMT_ROLE_HOST) {
-		VMT_LOGE_APPEND_CAUSE(ctx->log,
-				      "Invalid parameter `offsets{\"%s\"}`: the selector names %s "
-				      "(expecting a guest's trace path, directory name or hostname)",
-				      selector, machine ? "the host machine" : "no trace");
+		VMT_LOGE_APPEND_CAUSE(
+			ctx->log,
+			"Invalid parameter `offsets{\"%s\"}`: the selector names %s "
+			"(expecting a guest's trace path, directory name or hostname)",
+			selector, machine ? "the host machine" : "no trace");
 		ctx->status = VMT_STATUS_ERROR;
 		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_ERROR;
 	}
@@ -118,12 +119,13 @@ static enum vmt_status check_hosts(struct vmsync_setup *setup, const struct vmt_
 		const struct vmt_trace_entry *trace = g_ptr_array_index(machine->traces, 0);
 
 		if (vmt_machine_has_guest_markers(machine) || machine->vm_uuid[0]) {
-			VMT_LOGE_APPEND_CAUSE(log,
-					      "Guest trace without any host trace among the inputs "
-					      "(no trace has KVM host events): trace=\"%s\"; add the "
-					      "host's traces to `inputs`, name them with `host`, or "
-					      "use `sync=\"none\"`",
-					      trace->path);
+			VMT_LOGE_APPEND_CAUSE(
+				log,
+				"Guest trace without any host trace among the inputs "
+				"(no trace has KVM host events): trace=\"%s\"; add the "
+				"host's traces to `inputs`, name them with `host`, or "
+				"use `sync=\"none\"`",
+				trace->path);
 			return VMT_STATUS_ERROR;
 		}
 	}
@@ -159,9 +161,9 @@ static const char *fit_problem(const struct vmt_sync_pass_result *result,
 	}
 	switch (result->fit.status) {
 	case VMT_SYNC_FIT_OK:
-		return result->fit.error_bound_ns < 0
-			       ? "too few exchanges to bound the clock's slope"
-			       : NULL;
+		return result->fit.error_bound_ns < 0 ?
+			       "too few exchanges to bound the clock's slope" :
+			       NULL;
 	case VMT_SYNC_FIT_NO_POINTS:
 		return "no exchange matched between the guest and a host";
 	case VMT_SYNC_FIT_ONE_WAY:
@@ -363,8 +365,7 @@ static void log_guest(const struct vmt_machine *machine, const struct vmt_log_ct
 		 "Guest synchronized: machine=\"%s\", uuid=\"%s\", method=%s, slope=%s, "
 		 "offset-ns=%" PRId64 ", error-ns=%" PRId64 ", points=%" PRIu64,
 		 machine->id, machine->vm_uuid, vmt_sync_method_name(machine->sync_method), slope,
-		 vmt_machine_offset_ns(machine),
-		 machine->error_bound_ns, machine->sync_points);
+		 vmt_machine_offset_ns(machine), machine->error_bound_ns, machine->sync_points);
 }
 
 static enum vmt_status decide_sync(struct vmsync_setup *setup, bt_logging_level level,
@@ -422,8 +423,8 @@ enum vmt_status vmsync_setup_init(struct vmsync_setup *setup, const bt_value *pa
 		status = vmt_ctf_plugins_load(&setup->plugins, log);
 	}
 	if (status == VMT_STATUS_OK) {
-		status = vmt_inventory_scan(&setup->inventory, setup->values.inputs, &setup->plugins,
-					    level, log);
+		status = vmt_inventory_scan(&setup->inventory, setup->values.inputs,
+					    &setup->plugins, level, log);
 	}
 	if (status == VMT_STATUS_OK) {
 		status = vmt_inventory_assign_roles(&setup->inventory, setup->values.host, log);

@@ -44,9 +44,17 @@ static const struct vmt_param_spec vmstate_specs[] = {
 
 /* Words the decoder can pick in one byte, so that valid maps are reachable. */
 static const char *const words[] = {
-	"inputs", "sync",  "offsets", "guest-uuids", "host", "format", "path", "view", "auto",
-	"none",	  "clock", "hypercall", "windows",	"text", "csv",	  "jsonl", "chrome", "vcpu",
-	"pcpu",	  "vm-web", "",	   "aaaaaaaa-0000-4000-8000-000000000001",
+	"inputs",  "sync",
+	"offsets", "guest-uuids",
+	"host",	   "format",
+	"path",	   "view",
+	"auto",	   "none",
+	"clock",   "hypercall",
+	"windows", "text",
+	"csv",	   "jsonl",
+	"chrome",  "vcpu",
+	"pcpu",	   "vm-web",
+	"",	   "aaaaaaaa-0000-4000-8000-000000000001",
 };
 
 struct input {
@@ -166,9 +174,8 @@ struct read_context {
 	size_t count;
 };
 
-static bt_value_map_foreach_entry_const_func_status check_valid_entry(const char *key,
-								      const bt_value *value,
-								      void *data)
+static bt_value_map_foreach_entry_const_func_status
+check_valid_entry(const char *key, const bt_value *value, void *data)
 {
 	const struct read_context *ctx = data;
 	size_t i;
@@ -225,13 +232,14 @@ static void validate(const bt_value *params, const struct vmt_param_spec *specs,
 		if (params && bt_value_is_map(params)) {
 			bt_value_map_foreach_entry_const(params, check_valid_entry, &ctx);
 			if (specs == vmsync_specs) {
-				const bt_value *offsets = bt_value_map_borrow_entry_value_const(params,
-												"offsets");
+				const bt_value *offsets =
+					bt_value_map_borrow_entry_value_const(params, "offsets");
 
 				(void) vmt_params_string(params, "sync", "auto");
 				(void) vmt_params_string(params, "host", NULL);
 				if (offsets) {
-					bt_value_map_foreach_entry_const(offsets, read_offset, NULL);
+					bt_value_map_foreach_entry_const(offsets, read_offset,
+									 NULL);
 				}
 			} else {
 				(void) vmt_params_string(params, "format", "text");

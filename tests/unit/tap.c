@@ -36,8 +36,7 @@ bool tap_is_i64(int64_t got, int64_t expected, const char *file, int line, const
 	return cond;
 }
 
-bool tap_is_str(const char *got, const char *expected, const char *file, int line,
-		const char *what)
+bool tap_is_str(const char *got, const char *expected, const char *file, int line, const char *what)
 {
 	bool cond = (got == NULL && expected == NULL) ||
 		    (got && expected && strcmp(got, expected) == 0);

@@ -38,6 +38,7 @@
 #include "lib/host-model.h"
 #include "lib/intervals.h"
 #include "lib/writer.h"
+
 #include "tap.h"
 
 static struct vmt_log_ctx log_ctx = VMT_LOG_CTX_INIT_STANDALONE(BT_LOGGING_LEVEL_NONE);
@@ -75,12 +76,19 @@ static bool chance(double p)
 
 static const char *const vcpu_comms[] = { "CPU 0/KVM", "CPU 1/KVM", "CPU 2/KVM", "CPU 3/KVM" };
 /* Names that no generator thread uses, plus NULL (an absent string member). */
-static const char *const odd_comms[] = { "", "CPU 7/KVM", "CPU /KVM", "CPU 99999999999/KVM",
-					 "CPU 1/KVMx", "qemu-system-x86", "kworker/1:0", NULL };
+static const char *const odd_comms[] = {
+	"",	      "CPU 7/KVM",	 "CPU /KVM",	"CPU 99999999999/KVM",
+	"CPU 1/KVMx", "qemu-system-x86", "kworker/1:0", NULL
+};
 static const char *const uuids[] = {
-	"aaaaaaaa-0000-4000-8000-000000000001", "BBBBBBBB-0000-4000-8000-00000000000B",
-	"cccccccc-0000-4000-8000-00000000000c trailing", "\"dddddddd-0000-4000-8000-00000000000d\"",
-	"not-a-uuid", "", "aaaaaaaa-0000-4000-8000-0000000000011", NULL,
+	"aaaaaaaa-0000-4000-8000-000000000001",
+	"BBBBBBBB-0000-4000-8000-00000000000B",
+	"cccccccc-0000-4000-8000-00000000000c trailing",
+	"\"dddddddd-0000-4000-8000-00000000000d\"",
+	"not-a-uuid",
+	"",
+	"aaaaaaaa-0000-4000-8000-0000000000011",
+	NULL,
 };
 /* VMX basic reasons (1 external interrupt, 12 HLT, 30 I/O, 48 EPT), one with flag bits. */
 static const uint64_t vmx_reasons[] = { 1, 12, 30, 48, 12 | (1u << 27), 1 | (1u << 31) };
@@ -206,9 +214,9 @@ static void setup(struct sim *s)
 		s->cur[i] = -1;
 	}
 	for (i = 0; i < NOISE_THREADS; i++) {
-		add_thread(s, 50 + i, 50 + i, PICK(((const char *const[]){ "kworker/0:1", "sshd",
-									 "rcu_sched" })),
-			   -1, false);
+		add_thread(s, 50 + i, 50 + i,
+			   PICK(((const char *const[]){ "kworker/0:1", "sshd", "rcu_sched" })), -1,
+			   false);
 	}
 	s->vms = 1 + (int) below(3);
 	for (v = 0; v < s->vms; v++) {
@@ -218,8 +226,8 @@ static void setup(struct sim *s)
 
 		add_thread(s, pid, pid, "qemu-system-x86", -1, false);
 		for (i = 0; i < vcpus; i++) {
-			add_thread(s, pid + 1 + i, pid, named ? vcpu_comms[i] : "qemu-system-x86", i,
-				   named);
+			add_thread(s, pid + 1 + i, pid, named ? vcpu_comms[i] : "qemu-system-x86",
+				   i, named);
 		}
 	}
 	/* A statedump (maybe partial), UUIDs, at the start. */
@@ -281,8 +289,8 @@ static void do_switch(struct sim *s, int cpu)
 			ev.u.sched_switch.prev_state = chance(0.5) ? 16 : 32;
 			t->dead = true;
 		} else {
-			ev.u.sched_switch.prev_state =
-				chance(0.5) ? PICK(runnable_states) : PICK(blocked_states);
+			ev.u.sched_switch.prev_state = chance(0.5) ? PICK(runnable_states) :
+								     PICK(blocked_states);
 		}
 		if (t->exiting) {
 			t->dead = true;
@@ -318,9 +326,10 @@ static void do_kvm(struct sim *s, int cpu)
 	t = &s->threads[cur];
 	if (!t->in_guest) {
 		ev = base(s, VMT_HOST_EVENT_KVM_ENTRY, cpu);
-		ev.u.entry.vcpu_id = chance(0.6)   ? t->vcpu
-				     : chance(0.5) ? (int64_t) 0xffff888012345000ull + 0x40 * t->vcpu
-						   : -1;
+		ev.u.entry.vcpu_id =
+			chance(0.6) ? t->vcpu :
+			chance(0.5) ? (int64_t) 0xffff888012345000ull + 0x40 * t->vcpu :
+				      -1;
 		t->in_guest = true;
 	} else {
 		ev = base(s, VMT_HOST_EVENT_KVM_EXIT, cpu);
@@ -570,8 +579,8 @@ static GArray *parse_rows(char *csv, enum vmt_writer_view view, int *bad)
 			r.pcpu = int_field(f[8]);
 			r.exit_reason = int_field(f[9]);
 			r.preempted_by_tid = int_field(f[10]);
-			r.line = g_strjoin(",", f[0], f[1], f[2], f[3], f[7], f[8], f[9], f[10], f[11],
-					   f[12], f[13], f[14], f[15], NULL);
+			r.line = g_strjoin(",", f[0], f[1], f[2], f[3], f[7], f[8], f[9], f[10],
+					   f[11], f[12], f[13], f[14], f[15], NULL);
 		} else {
 			r.pcpu = int_field(f[0]);
 			r.begin = int_field(f[1]);
@@ -581,8 +590,8 @@ static GArray *parse_rows(char *csv, enum vmt_writer_view view, int *bad)
 			r.host_tid = int_field(f[5]);
 			r.vm_uuid = g_strdup(f[7]);
 			r.vcpu = int_field(f[9]);
-			r.line = g_strjoin(",", f[0], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11],
-					   NULL);
+			r.line = g_strjoin(",", f[0], f[4], f[5], f[6], f[7], f[8], f[9], f[10],
+					   f[11], NULL);
 		}
 		g_array_append_val(rows, r);
 		g_strfreev(f);
@@ -661,7 +670,8 @@ static GHashTable *replay(int64_t *first_ts, GHashTable *first_switch)
 			te.kind = ev->kind == VMT_HOST_EVENT_KVM_ENTRY ? T_ENTRY : T_EXIT;
 			if (te.kind == T_EXIT) {
 				te.hlt = vmt_exit_reason_is_hlt(
-					vmt_exit_reason_basic(ev->u.exit.exit_reason, ev->u.exit.isa),
+					vmt_exit_reason_basic(ev->u.exit.exit_reason,
+							      ev->u.exit.isa),
 					ev->u.exit.isa);
 			}
 			tids[n++] = ev->ctx_tid > 0 ? ev->ctx_tid : cpu_ok ? cur[ev->cpu] : -1;
@@ -690,7 +700,8 @@ static GHashTable *replay(int64_t *first_ts, GHashTable *first_switch)
 			g_array_append_val(list, te);
 		}
 		/* The switch-in after the switch-out: the later one at this time. */
-		if (ev->kind == VMT_HOST_EVENT_SCHED_SWITCH && cpu_ok && ev->u.sched_switch.next_tid > 0) {
+		if (ev->kind == VMT_HOST_EVENT_SCHED_SWITCH && cpu_ok &&
+		    ev->u.sched_switch.next_tid > 0) {
 			GArray *list = g_hash_table_lookup(by_tid, &ev->u.sched_switch.next_tid);
 			struct tevent in = { ev->ts, T_SWITCH_IN, ev->cpu, 0, -1, false };
 
@@ -773,13 +784,13 @@ static bool may_end_at(GHashTable *by_tid, int64_t tid, int64_t from, int64_t to
 
 static GString *problems;
 
-#define PROBLEM(...)                                                                               \
-	do {                                                                                       \
-		if (problems->len < 4000) {                                                        \
-			g_string_append_printf(problems, __VA_ARGS__);                             \
-			g_string_append_c(problems, '\n');                                         \
-		}                                                                                  \
-		failed = true;                                                                     \
+#define PROBLEM(...)                                                   \
+	do {                                                           \
+		if (problems->len < 4000) {                            \
+			g_string_append_printf(problems, __VA_ARGS__); \
+			g_string_append_c(problems, '\n');             \
+		}                                                      \
+		failed = true;                                         \
 	} while (0)
 
 static int compare_instance(const struct row *a, const struct row *b)
@@ -858,10 +869,10 @@ static bool check_vcpu_rows(GArray *rows, int64_t end_ns, int cpus, uint64_t see
 						 (p->vcpu == r->vcpu && p->begin > r->begin &&
 						  !instances_overlap(rows, p, r))))) {
 				PROBLEM("seed %" PRIu64 ": row %u out of SPEC order: %s %" PRId64
-					" %" PRId64 " (tid %" PRId64 ") after %s %" PRId64 " %" PRId64
-					" (tid %" PRId64 ")",
-					seed, i, r->vm_uuid, r->vcpu, r->begin, r->host_tid, p->vm_uuid,
-					p->vcpu, p->begin, p->host_tid);
+					" %" PRId64 " (tid %" PRId64 ") after %s %" PRId64
+					" %" PRId64 " (tid %" PRId64 ")",
+					seed, i, r->vm_uuid, r->vcpu, r->begin, r->host_tid,
+					p->vm_uuid, p->vcpu, p->begin, p->host_tid);
 			}
 		}
 		if (r->state < 0 || r->state > 4) {
@@ -870,12 +881,14 @@ static bool check_vcpu_rows(GArray *rows, int64_t end_ns, int cpus, uint64_t see
 		}
 		if (!(r->begin < r->end) || r->duration != r->end - r->begin ||
 		    r->begin < first_ts || r->end > end_ns) {
-			PROBLEM("seed %" PRIu64 ": row %u: [%" PRId64 ", %" PRId64 ") duration %" PRId64
-				" outside [%" PRId64 ", %" PRId64 "] or empty",
+			PROBLEM("seed %" PRIu64 ": row %u: [%" PRId64 ", %" PRId64
+				") duration %" PRId64 " outside [%" PRId64 ", %" PRId64
+				"] or empty",
 				seed, i, r->begin, r->end, r->duration, first_ts, end_ns);
 		}
 		if (r->host_tid <= 0) {
-			PROBLEM("seed %" PRIu64 ": row %u: host_tid %" PRId64, seed, i, r->host_tid);
+			PROBLEM("seed %" PRIu64 ": row %u: host_tid %" PRId64, seed, i,
+				r->host_tid);
 		}
 		switch (r->state) {
 		case VMT_VCPU_STATE_RUNNING:
@@ -926,29 +939,34 @@ static bool check_vcpu_rows(GArray *rows, int64_t end_ns, int cpus, uint64_t see
 			}
 			break;
 		case VMT_VCPU_STATE_PREEMPTED:
-			if (te->kind != T_SWITCH_OUT || !vmt_prev_state_is_runnable(te->prev_state) ||
+			if (te->kind != T_SWITCH_OUT ||
+			    !vmt_prev_state_is_runnable(te->prev_state) ||
 			    te->next_tid != r->preempted_by_tid) {
 				PROBLEM("seed %" PRIu64 ": row %u: preempted of tid %" PRId64
-					" not from a runnable switch-out to %" PRId64 " at %" PRId64,
+					" not from a runnable switch-out to %" PRId64
+					" at %" PRId64,
 					seed, i, r->host_tid, r->preempted_by_tid, r->begin);
 			}
 			break;
 		default:
-			if (te->kind != T_SWITCH_OUT || vmt_prev_state_is_runnable(te->prev_state)) {
+			if (te->kind != T_SWITCH_OUT ||
+			    vmt_prev_state_is_runnable(te->prev_state)) {
 				PROBLEM("seed %" PRIu64 ": row %u: %s of tid %" PRId64
 					" not from a blocked switch-out at %" PRId64,
-					seed, i, vmt_vcpu_state_name(r->state), r->host_tid, r->begin);
+					seed, i, vmt_vcpu_state_name(r->state), r->host_tid,
+					r->begin);
 			}
 			if (r->state == VMT_VCPU_STATE_IDLE && r->exit_reason != 12 &&
 			    r->exit_reason != 0x78) {
-				PROBLEM("seed %" PRIu64 ": row %u: idle with exit reason %" PRId64, seed,
-					i, r->exit_reason);
+				PROBLEM("seed %" PRIu64 ": row %u: idle with exit reason %" PRId64,
+					seed, i, r->exit_reason);
 			}
 			if (r->state == VMT_VCPU_STATE_BLOCKED &&
 			    (r->exit_reason == 12 || r->exit_reason == 0x78)) {
 				/* 12 is HLT for VMX only: an SVM blocked row may hold 12. */
 				if (r->exit_reason == 0x78) {
-					PROBLEM("seed %" PRIu64 ": row %u: blocked after HLT", seed, i);
+					PROBLEM("seed %" PRIu64 ": row %u: blocked after HLT", seed,
+						i);
 				}
 			}
 		}
@@ -969,11 +987,13 @@ static bool check_vcpu_rows(GArray *rows, int64_t end_ns, int cpus, uint64_t see
 			PROBLEM("seed %" PRIu64 ": tid %" PRId64 ": rows [%" PRId64 ", %" PRId64
 				") and [%" PRId64 ", %" PRId64 ") overlap",
 				seed, r->host_tid, p->begin, p->end, r->begin, r->end);
-		} else if (r->begin > p->end && !may_end_at(by_tid, r->host_tid, p->end, r->begin)) {
-			PROBLEM("seed %" PRIu64 ": tid %" PRId64 ": gap [%" PRId64 ", %" PRId64 ")", seed,
-				r->host_tid, p->end, r->begin);
+		} else if (r->begin > p->end &&
+			   !may_end_at(by_tid, r->host_tid, p->end, r->begin)) {
+			PROBLEM("seed %" PRIu64 ": tid %" PRId64 ": gap [%" PRId64 ", %" PRId64 ")",
+				seed, r->host_tid, p->end, r->begin);
 		} else if (r->begin == p->end && strcmp(p->line, r->line) == 0) {
-			PROBLEM("seed %" PRIu64 ": tid %" PRId64 ": equal rows not merged at %" PRId64,
+			PROBLEM("seed %" PRIu64 ": tid %" PRId64
+				": equal rows not merged at %" PRId64,
 				seed, r->host_tid, r->begin);
 		}
 	}
@@ -1008,11 +1028,12 @@ static bool check_pcpu_rows(GArray *rows, int64_t end_ns, uint64_t seed)
 		}
 		if (p && p->pcpu == r->pcpu) {
 			if (r->begin != p->end) {
-				PROBLEM("seed %" PRIu64 ": pcpu %" PRId64 ": rows do not touch at %" PRId64,
+				PROBLEM("seed %" PRIu64 ": pcpu %" PRId64
+					": rows do not touch at %" PRId64,
 					seed, r->pcpu, p->end);
 			} else if (strcmp(p->line, r->line) == 0) {
-				PROBLEM("seed %" PRIu64 ": pcpu %" PRId64 ": equal rows not merged", seed,
-					r->pcpu);
+				PROBLEM("seed %" PRIu64 ": pcpu %" PRId64 ": equal rows not merged",
+					seed, r->pcpu);
 			}
 		} else {
 			if (p && p->pcpu > r->pcpu) {
@@ -1073,9 +1094,9 @@ struct totals {
 	unsigned states[5];
 };
 
-static const char *const kind_names[] = { "other",	   "switch",	"entry",   "exit",
-					  "hypercall", "vmsync",	"fork",	   "pexit",
-					  "statedump", "vm_uuid",	"vm_destroyed" };
+static const char *const kind_names[] = { "other",     "switch",  "entry",	 "exit",
+					  "hypercall", "vmsync",  "fork",	 "pexit",
+					  "statedump", "vm_uuid", "vm_destroyed" };
 
 /* VMT_PROPS_DUMP=1: prints the events fed and the CSV (to debug one seed). */
 static void dump(const char *csv)
@@ -1085,8 +1106,8 @@ static void dump(const char *csv)
 	for (i = 0; i < fed->len; i++) {
 		const struct vmt_host_event *e = &g_array_index(fed, struct vmt_host_event, i);
 
-		printf("# ev %u ts=%" PRId64 " cpu=%" PRId64 " ctx=%" PRId64 " %s", i, e->ts, e->cpu,
-		       e->ctx_tid, kind_names[e->kind]);
+		printf("# ev %u ts=%" PRId64 " cpu=%" PRId64 " ctx=%" PRId64 " %s", i, e->ts,
+		       e->cpu, e->ctx_tid, kind_names[e->kind]);
 		switch (e->kind) {
 		case VMT_HOST_EVENT_SCHED_SWITCH:
 			printf(" %" PRId64 "(%s) st=%" PRId64 " -> %" PRId64 "(%s)",
@@ -1104,14 +1125,16 @@ static void dump(const char *csv)
 			break;
 		case VMT_HOST_EVENT_PROCESS_FORK:
 			printf(" child=%" PRId64 "/%" PRId64 " %s", e->u.fork.child_tid,
-			       e->u.fork.child_pid, e->u.fork.child_comm ? e->u.fork.child_comm : "NULL");
+			       e->u.fork.child_pid,
+			       e->u.fork.child_comm ? e->u.fork.child_comm : "NULL");
 			break;
 		case VMT_HOST_EVENT_PROCESS_EXIT:
 			printf(" tid=%" PRId64, e->u.process_exit.tid);
 			break;
 		case VMT_HOST_EVENT_STATEDUMP_PROCESS:
 			printf(" tid=%" PRId64 " pid=%" PRId64 " %s", e->u.statedump.tid,
-			       e->u.statedump.pid, e->u.statedump.name ? e->u.statedump.name : "NULL");
+			       e->u.statedump.pid,
+			       e->u.statedump.name ? e->u.statedump.name : "NULL");
 			break;
 		case VMT_HOST_EVENT_VM_UUID:
 			printf(" pid=%" PRId64 " %s", e->u.vm_uuid.pid,
@@ -1167,8 +1190,8 @@ static bool one_sequence(uint64_t seed, enum vmt_writer_view view, bool hostile,
 		g_string_append_printf(problems, "seed %" PRIu64 ": finish %s, %d bad CSV lines\n",
 				       seed, ok ? "ok" : "failed", bad);
 	}
-	good = (view == VMT_WRITER_VIEW_VCPU ? check_vcpu_rows(rows, end_ns, s.cpus + 1, seed)
-					     : check_pcpu_rows(rows, end_ns, seed)) &&
+	good = (view == VMT_WRITER_VIEW_VCPU ? check_vcpu_rows(rows, end_ns, s.cpus + 1, seed) :
+					       check_pcpu_rows(rows, end_ns, seed)) &&
 	       good;
 	totals->sequences++;
 	totals->failed += !good;
@@ -1204,8 +1227,8 @@ static void run_view(enum vmt_writer_view view, uint64_t first_seed, unsigned co
 	for (i = 0; i < count; i++) {
 		uint64_t seed = first_seed + i;
 		unsigned mode = mode_env ? (unsigned) (strcmp(mode_env, "hostile") == 0) +
-						   2 * (unsigned) (strcmp(mode_env, "churn") == 0)
-					 : (unsigned) (seed % 3);
+						   2 * (unsigned) (strcmp(mode_env, "churn") == 0) :
+					   (unsigned) (seed % 3);
 
 		one_sequence(seed, view, mode == 1, mode == 2, &totals);
 	}

@@ -10,12 +10,13 @@
 #include <glib.h>
 
 #include "lib/host-model.h"
+
 #include "tap.h"
 
 static const char *state_name(enum vmt_vcpu_state state)
 {
 	static const char *const names[] = { "running", "hypervisor", "preempted", "idle",
-					      "blocked" };
+					     "blocked" };
 
 	return (unsigned) state < 5 ? names[state] : "?";
 }
@@ -35,8 +36,13 @@ static GArray *changes;
 
 static void on_vcpu_changed(void *user, struct vmt_thread *thread, int64_t ts)
 {
-	struct change c = { thread->tid, ts, false, thread->state, thread->cpu,
-			    thread->last_exit_reason, thread->preempted_by_tid };
+	struct change c = { thread->tid,
+			    ts,
+			    false,
+			    thread->state,
+			    thread->cpu,
+			    thread->last_exit_reason,
+			    thread->preempted_by_tid };
 
 	(void) user;
 	g_array_append_val(changes, c);
@@ -122,8 +128,8 @@ static void vm_uuid(struct vmt_host_model *m, int64_t ts, int64_t pid, const cha
 	vmt_host_model_handle(m, &ev);
 }
 
-static void fork_thread(struct vmt_host_model *m, int64_t ts, int64_t child_tid,
-			int64_t child_pid, const char *comm)
+static void fork_thread(struct vmt_host_model *m, int64_t ts, int64_t child_tid, int64_t child_pid,
+			const char *comm)
 {
 	struct vmt_host_event ev = base(VMT_HOST_EVENT_PROCESS_FORK, ts, 0);
 
@@ -149,9 +155,8 @@ static void expect_last(const char *what, int64_t tid, int64_t ts, enum vmt_vcpu
 		   c->exit_reason == exit_reason,
 	   "%s: tid %" PRId64 " state %s at %" PRId64 " (got tid %" PRId64 " %s at %" PRId64
 	   " cpu %" PRId64 " reason %" PRId64 ")",
-	   what, tid, state_name(state), ts, c ? c->tid : -1,
-	   c ? state_name(c->state) : "-", c ? c->ts : -1, c ? c->cpu : -1,
-	   c ? c->exit_reason : -1);
+	   what, tid, state_name(state), ts, c ? c->tid : -1, c ? state_name(c->state) : "-",
+	   c ? c->ts : -1, c ? c->cpu : -1, c ? c->exit_reason : -1);
 }
 
 static struct vmt_host_model *new_model(void)
@@ -217,8 +222,7 @@ static void test_svm(void)
 	sched_switch(m, 40, 0, 0, "swapper/0", 0, 301, "CPU 0/KVM");
 	kvm_exit(m, 50, 0, 0x78, 1, -1);
 	sched_switch(m, 60, 0, 301, "CPU 0/KVM", 1, 0, "swapper/0");
-	expect_last("reason 0x78 under VMX is not HLT", 301, 60, VMT_VCPU_STATE_BLOCKED, -1,
-		    0x78);
+	expect_last("reason 0x78 under VMX is not HLT", 301, 60, VMT_VCPU_STATE_BLOCKED, -1, 0x78);
 	vmt_host_model_destroy(m);
 }
 
@@ -346,8 +350,7 @@ static void test_tid_context(void)
 	ev.u.entry.vcpu_id = 1;
 	vmt_host_model_handle(m, &ev);
 	expect_last("the tid context names the emitter", 801, 10, VMT_VCPU_STATE_RUNNING, 3, -1);
-	OK(vmt_host_model_find_vcpu_thread(vmt_host_model_find_vm_by_pid(m, 800), 1) !=
-		   NULL,
+	OK(vmt_host_model_find_vcpu_thread(vmt_host_model_find_vm_by_pid(m, 800), 1) != NULL,
 	   "and the pid context its process");
 	vmt_host_model_destroy(m);
 }

@@ -13,6 +13,7 @@
 #include "lib/intervals.h"
 #include "lib/row-store.h"
 #include "lib/writer.h"
+
 #include "tap.h"
 
 static struct vmt_log_ctx log_ctx = VMT_LOG_CTX_INIT_STANDALONE(BT_LOGGING_LEVEL_NONE);
@@ -117,8 +118,7 @@ static char *finish_csv(struct vmt_intervals *intervals, enum vmt_writer_view vi
 	char *buf = NULL;
 	size_t size = 0;
 	FILE *out = open_memstream(&buf, &size);
-	struct vmt_writer *writer =
-		vmt_writer_create(VMT_WRITER_FORMAT_CSV, view, out, &log_ctx);
+	struct vmt_writer *writer = vmt_writer_create(VMT_WRITER_FORMAT_CSV, view, out, &log_ctx);
 
 	OK(vmt_intervals_finish(intervals, end, writer) == VMT_STATUS_OK, "finish succeeds");
 	vmt_writer_destroy(writer);
@@ -170,20 +170,22 @@ static void test_vcpu_rows(void)
 	kexit(m, 90, 0, 32);
 	entry(m, 90, 0);
 	csv = finish_csv(intervals, VMT_WRITER_VIEW_VCPU, 100);
-	check_csv(csv,
-		  "vm_uuid,vm_name,vcpu,state,begin_ns,end_ns,duration_ns,host_tid,pcpu,exit_reason,"
-		  "preempted_by_tid,preempted_by_comm,preempted_by_vm,preempted_by_vcpu,guest_tid,"
-		  "guest_comm\n" UUID_A ",web,0,hypervisor,10,20,10,101,0,,,,,,,\n" UUID_A
-		  ",web,0,running,20,30,10,101,0,,,,,,,\n" UUID_A
-		  ",web,0,hypervisor,30,40,10,101,0,1,,,,,,\n" UUID_A
-		  ",web,0,preempted,40,70,30,101,-1,,201,CPU 0/KVM," UUID_B
-		  ",0,42,\"nginx, \"\"w\"\"\"\n" UUID_A ",web,0,hypervisor,70,80,10,101,0,1,,,,,,\n" UUID_A
-		  ",web,0,running,80,100,20,101,0,,,,,,,\n" UUID_B
-		  ",qemu-b,0,hypervisor,40,50,10,201,0,,,,,,,\n" UUID_B
-		  ",qemu-b,0,running,50,60,10,201,0,,,,,,,\n" UUID_B
-		  ",qemu-b,0,hypervisor,60,70,10,201,0,12,,,,,,\n" UUID_B
-		  ",qemu-b,0,idle,70,100,30,201,-1,12,,,,,,\n",
-		  "vCPU rows of two VMs sharing a pCPU");
+	check_csv(
+		csv,
+		"vm_uuid,vm_name,vcpu,state,begin_ns,end_ns,duration_ns,host_tid,pcpu,exit_reason,"
+		"preempted_by_tid,preempted_by_comm,preempted_by_vm,preempted_by_vcpu,guest_tid,"
+		"guest_comm\n" UUID_A ",web,0,hypervisor,10,20,10,101,0,,,,,,,\n" UUID_A
+		",web,0,running,20,30,10,101,0,,,,,,,\n" UUID_A
+		",web,0,hypervisor,30,40,10,101,0,1,,,,,,\n" UUID_A
+		",web,0,preempted,40,70,30,101,-1,,201,CPU 0/KVM," UUID_B
+		",0,42,\"nginx, \"\"w\"\"\"\n" UUID_A
+		",web,0,hypervisor,70,80,10,101,0,1,,,,,,\n" UUID_A
+		",web,0,running,80,100,20,101,0,,,,,,,\n" UUID_B
+		",qemu-b,0,hypervisor,40,50,10,201,0,,,,,,,\n" UUID_B
+		",qemu-b,0,running,50,60,10,201,0,,,,,,,\n" UUID_B
+		",qemu-b,0,hypervisor,60,70,10,201,0,12,,,,,,\n" UUID_B
+		",qemu-b,0,idle,70,100,30,201,-1,12,,,,,,\n",
+		"vCPU rows of two VMs sharing a pCPU");
 	free(csv);
 	vmt_intervals_destroy(intervals);
 }
@@ -209,13 +211,14 @@ static void test_late_identity_and_death(void)
 	vmt_host_model_handle(m, &ev);
 	sw(m, 25, 1, 301, "qemu-system-x86", 0, 0, "swapper/1");
 	csv = finish_csv(intervals, VMT_WRITER_VIEW_VCPU, 100);
-	check_csv(csv,
-		  "vm_uuid,vm_name,vcpu,state,begin_ns,end_ns,duration_ns,host_tid,pcpu,exit_reason,"
-		  "preempted_by_tid,preempted_by_comm,preempted_by_vm,preempted_by_vcpu,guest_tid,"
-		  "guest_comm\n"
-		  "pid:300,qemu-system-x86,3,hypervisor,10,15,5,301,1,,,,,,,\n"
-		  "pid:300,qemu-system-x86,3,hypervisor,15,25,10,301,1,48,,,,,,\n",
-		  "retroactive start at the switch-in, exit index, end at death, pid name");
+	check_csv(
+		csv,
+		"vm_uuid,vm_name,vcpu,state,begin_ns,end_ns,duration_ns,host_tid,pcpu,exit_reason,"
+		"preempted_by_tid,preempted_by_comm,preempted_by_vm,preempted_by_vcpu,guest_tid,"
+		"guest_comm\n"
+		"pid:300,qemu-system-x86,3,hypervisor,10,15,5,301,1,,,,,,,\n"
+		"pid:300,qemu-system-x86,3,hypervisor,15,25,10,301,1,48,,,,,,\n",
+		"retroactive start at the switch-in, exit index, end at death, pid name");
 	free(csv);
 	vmt_intervals_destroy(intervals);
 }

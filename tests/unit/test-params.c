@@ -10,6 +10,7 @@
 
 #include "lib/common.h"
 #include "lib/params.h"
+
 #include "tap.h"
 
 static const char *const sync_values[] = { "auto", "none", NULL };
