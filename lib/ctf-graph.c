@@ -4,6 +4,7 @@
 
 #include "lib/log.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include <babeltrace2/babeltrace.h>
 
 #include "lib/host-event.h"
+#include "lib/message-stream.h"
 
 enum vmt_status vmt_ctf_plugins_load(struct vmt_ctf_plugins *plugins, const struct vmt_log_ctx *log)
 {
@@ -232,65 +234,34 @@ static void probe_trace(struct vmt_trace_probe *probe, const bt_trace *trace)
 }
 
 struct probe_sink {
-	bt_message_iterator *iterator; /* Weak: owned by the simple sink. */
 	struct vmt_trace_probe *probe; /* Weak. */
 	bool is_done;
 };
 
-static bt_graph_simple_sink_component_initialize_func_status
-probe_sink_init(bt_message_iterator *iterator, void *data)
+static enum vmt_status probe_message(void *data, const bt_message *msg)
 {
 	struct probe_sink *sink = data;
+	const bt_stream *stream = vmt_message_borrow_stream(msg);
 
-	sink->iterator = iterator;
-	return BT_GRAPH_SIMPLE_SINK_COMPONENT_INITIALIZE_FUNC_STATUS_OK;
-}
-
-static const bt_stream *borrow_message_stream(const bt_message *msg)
-{
-	switch (bt_message_get_type(msg)) {
-	case BT_MESSAGE_TYPE_STREAM_BEGINNING:
-		return bt_message_stream_beginning_borrow_stream_const(msg);
-	case BT_MESSAGE_TYPE_EVENT:
-		return bt_event_borrow_stream_const(bt_message_event_borrow_event_const(msg));
-	case BT_MESSAGE_TYPE_PACKET_BEGINNING:
-		return bt_packet_borrow_stream_const(
-			bt_message_packet_beginning_borrow_packet_const(msg));
-	default:
-		return NULL;
+	if (stream && !sink->is_done) {
+		probe_trace(sink->probe, bt_stream_borrow_trace_const(stream));
+		sink->is_done = true;
 	}
+	return VMT_STATUS_OK;
 }
 
+/* Stops the graph once the first message with a stream has shown the trace. */
 static bt_graph_simple_sink_component_consume_func_status
 probe_sink_consume(bt_message_iterator *iterator, void *data)
 {
 	struct probe_sink *sink = data;
-	bt_message_array_const msgs;
-	uint64_t count, i;
-	bt_message_iterator_next_status status;
+	bt_graph_simple_sink_component_consume_func_status status =
+		vmt_ctf_graph_consume(iterator, data, probe_message);
 
-	status = bt_message_iterator_next(iterator, &msgs, &count);
-	switch (status) {
-	case BT_MESSAGE_ITERATOR_NEXT_STATUS_OK:
-		break;
-	case BT_MESSAGE_ITERATOR_NEXT_STATUS_END:
+	if (status == BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK && sink->is_done) {
 		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END;
-	case BT_MESSAGE_ITERATOR_NEXT_STATUS_AGAIN:
-		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_AGAIN;
-	default:
-		return (int) status;
 	}
-	for (i = 0; i < count; i++) {
-		const bt_stream *stream = borrow_message_stream(msgs[i]);
-
-		if (stream && !sink->is_done) {
-			probe_trace(sink->probe, bt_stream_borrow_trace_const(stream));
-			sink->is_done = true;
-		}
-		bt_message_put_ref(msgs[i]);
-	}
-	return sink->is_done ? BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END :
-			       BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK;
+	return status;
 }
 
 static enum vmt_status connect_all_ports(bt_graph *graph, const bt_component_source *source,
@@ -359,8 +330,8 @@ enum vmt_status vmt_ctf_graph_probe(const struct vmt_ctf_plugins *plugins, const
 	status = VMT_STATUS_ERROR;
 	if (bt_graph_add_filter_component(graph, plugins->muxer, "probe-muxer", NULL, level,
 					  &muxer) != BT_GRAPH_ADD_COMPONENT_STATUS_OK ||
-	    bt_graph_add_simple_sink_component(graph, "probe-sink", probe_sink_init,
-					       probe_sink_consume, NULL, &sink,
+	    bt_graph_add_simple_sink_component(graph, "probe-sink", NULL, probe_sink_consume, NULL,
+					       &sink,
 					       &simple) != BT_GRAPH_ADD_COMPONENT_STATUS_OK) {
 		VMT_LOGE_APPEND_CAUSE(log, "Cannot build the probe graph of trace: path=\"%s\"",
 				      path);
@@ -380,4 +351,59 @@ enum vmt_status vmt_ctf_graph_probe(const struct vmt_ctf_plugins *plugins, const
 end:
 	bt_graph_put_ref(graph);
 	return status;
+}
+
+bt_graph_simple_sink_component_consume_func_status
+vmt_ctf_graph_consume(bt_message_iterator *iterator, void *data, vmt_message_handler handle)
+{
+	enum vmt_status status = VMT_STATUS_OK;
+	bt_message_array_const msgs;
+	uint64_t count;
+
+	switch (bt_message_iterator_next(iterator, &msgs, &count)) {
+	case BT_MESSAGE_ITERATOR_NEXT_STATUS_OK:
+		break;
+	case BT_MESSAGE_ITERATOR_NEXT_STATUS_END:
+		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END;
+	case BT_MESSAGE_ITERATOR_NEXT_STATUS_AGAIN:
+		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_AGAIN;
+	case BT_MESSAGE_ITERATOR_NEXT_STATUS_MEMORY_ERROR:
+		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_MEMORY_ERROR;
+	default:
+		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR;
+	}
+	for (uint64_t i = 0; i < count; i++) {
+		if (status == VMT_STATUS_OK) {
+			status = handle(data, msgs[i]);
+		}
+		bt_message_put_ref(msgs[i]);
+	}
+	if (status == VMT_STATUS_OK) {
+		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK;
+	}
+	return status == VMT_STATUS_MEMORY_ERROR ?
+		       BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_MEMORY_ERROR :
+		       BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR;
+}
+
+enum vmt_status vmt_ctf_graph_add_port_sink(bt_graph *graph, const bt_component_source *source,
+					    uint64_t port, const char *name,
+					    bt_graph_simple_sink_component_consume_func consume,
+					    void *data, const char *path,
+					    const struct vmt_log_ctx *log)
+{
+	const bt_component_sink *sink;
+
+	if (bt_graph_add_simple_sink_component(graph, name, NULL, consume, NULL, data, &sink) !=
+		    BT_GRAPH_ADD_COMPONENT_STATUS_OK ||
+	    bt_graph_connect_ports(
+		    graph, bt_component_source_borrow_output_port_by_index_const(source, port),
+		    bt_component_sink_borrow_input_port_by_index_const(sink, 0),
+		    NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
+		VMT_LOGE_APPEND_CAUSE(
+			log, "Cannot add a reader for the trace: path=\"%s\", port=%" PRIu64, path,
+			port);
+		return VMT_STATUS_ERROR;
+	}
+	return VMT_STATUS_OK;
 }

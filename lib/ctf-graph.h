@@ -51,6 +51,27 @@ enum vmt_status vmt_ctf_graph_add_source(bt_graph *graph, const struct vmt_ctf_p
 					 const bt_component_source **source,
 					 const struct vmt_log_ctx *log);
 
+/* Handles one message of a batch; anything but VMT_STATUS_OK stops the batch. */
+typedef enum vmt_status (*vmt_message_handler)(void *data, const bt_message *msg);
+
+/*
+ * The body of a simple sink's consume method: gets the next batch from
+ * `iterator`, hands each message to `handle` with `data` until one fails,
+ * and puts every message.
+ */
+bt_graph_simple_sink_component_consume_func_status
+vmt_ctf_graph_consume(bt_message_iterator *iterator, void *data, vmt_message_handler handle);
+
+/*
+ * Adds to `graph` a simple sink named `name` (`consume`, `data`) fed by
+ * output port `port` of `source`. On failure appends a cause naming `path`.
+ */
+enum vmt_status vmt_ctf_graph_add_port_sink(bt_graph *graph, const bt_component_source *source,
+					    uint64_t port, const char *name,
+					    bt_graph_simple_sink_component_consume_func consume,
+					    void *data, const char *path,
+					    const struct vmt_log_ctx *log);
+
 /* Default clock class properties, as read from a trace's IR. */
 struct vmt_clock_info {
 	bool is_set;

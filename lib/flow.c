@@ -13,6 +13,7 @@
 
 #include "lib/clock-ns.h"
 #include "lib/ctf-graph.h"
+#include "lib/message-stream.h"
 #include "lib/ptr-cache.h"
 
 /* A payload member a guest event class lacks. */
@@ -251,30 +252,6 @@ static struct vmt_flow_trace *add_trace(struct vmt_flow *flow, const bt_trace *t
 	return ft;
 }
 
-static const bt_stream *borrow_stream(const bt_message *msg)
-{
-	switch (bt_message_get_type(msg)) {
-	case BT_MESSAGE_TYPE_EVENT:
-		return bt_event_borrow_stream_const(bt_message_event_borrow_event_const(msg));
-	case BT_MESSAGE_TYPE_STREAM_BEGINNING:
-		return bt_message_stream_beginning_borrow_stream_const(msg);
-	case BT_MESSAGE_TYPE_STREAM_END:
-		return bt_message_stream_end_borrow_stream_const(msg);
-	case BT_MESSAGE_TYPE_PACKET_BEGINNING:
-		return bt_packet_borrow_stream_const(
-			bt_message_packet_beginning_borrow_packet_const(msg));
-	case BT_MESSAGE_TYPE_PACKET_END:
-		return bt_packet_borrow_stream_const(
-			bt_message_packet_end_borrow_packet_const(msg));
-	case BT_MESSAGE_TYPE_DISCARDED_EVENTS:
-		return bt_message_discarded_events_borrow_stream_const(msg);
-	case BT_MESSAGE_TYPE_DISCARDED_PACKETS:
-		return bt_message_discarded_packets_borrow_stream_const(msg);
-	default:
-		return NULL;
-	}
-}
-
 static struct vmt_flow_trace *find_or_add_trace(struct vmt_flow *flow, const bt_trace *trace)
 {
 	struct vmt_flow_trace *ft = vmt_ptr_cache_find(&flow->trace_cache, trace);
@@ -395,7 +372,7 @@ static int64_t event_ns(struct vmt_flow *flow, const bt_message *msg)
 struct vmt_flow_trace *vmt_flow_handle(struct vmt_flow *flow, const bt_message *msg,
 				       int64_t *ns_out)
 {
-	const bt_stream *stream = borrow_stream(msg);
+	const bt_stream *stream = vmt_message_borrow_stream(msg);
 	struct vmt_flow_trace *ft;
 	struct vmt_host_event event;
 	int64_t ns = INT64_MIN;

@@ -12,6 +12,7 @@
 #include <babeltrace2/babeltrace.h>
 
 #include "lib/clock-ns.h"
+#include "lib/message-stream.h"
 
 /* A simple sink takes one batch (at most 15 messages) when its queue is empty. */
 #define QUEUE_SIZE 32
@@ -241,30 +242,6 @@ static enum vmt_status refill(struct vmt_merge *merge, struct merge_stream *stre
 	return VMT_STATUS_OK;
 }
 
-static const bt_stream *message_stream(const bt_message *msg)
-{
-	switch (bt_message_get_type(msg)) {
-	case BT_MESSAGE_TYPE_EVENT:
-		return bt_event_borrow_stream_const(bt_message_event_borrow_event_const(msg));
-	case BT_MESSAGE_TYPE_STREAM_BEGINNING:
-		return bt_message_stream_beginning_borrow_stream_const(msg);
-	case BT_MESSAGE_TYPE_STREAM_END:
-		return bt_message_stream_end_borrow_stream_const(msg);
-	case BT_MESSAGE_TYPE_PACKET_BEGINNING:
-		return bt_packet_borrow_stream_const(
-			bt_message_packet_beginning_borrow_packet_const(msg));
-	case BT_MESSAGE_TYPE_PACKET_END:
-		return bt_packet_borrow_stream_const(
-			bt_message_packet_end_borrow_packet_const(msg));
-	case BT_MESSAGE_TYPE_DISCARDED_EVENTS:
-		return bt_message_discarded_events_borrow_stream_const(msg);
-	case BT_MESSAGE_TYPE_DISCARDED_PACKETS:
-		return bt_message_discarded_packets_borrow_stream_const(msg);
-	default:
-		return NULL;
-	}
-}
-
 /* The message's default clock snapshot, where `flt.utils.muxer` reads one, else NULL. */
 static const bt_clock_snapshot *message_snapshot(const bt_message *msg)
 {
@@ -282,7 +259,7 @@ static const bt_clock_snapshot *message_snapshot(const bt_message *msg)
 		break;
 	}
 	/* Streams without a clock class have no snapshot to borrow (a precondition). */
-	sc = bt_stream_borrow_class_const(message_stream(msg));
+	sc = bt_stream_borrow_class_const(vmt_message_borrow_stream(msg));
 	if (!bt_stream_class_borrow_default_clock_class_const(sc)) {
 		return NULL;
 	}
@@ -340,7 +317,7 @@ static enum vmt_status set_key(struct vmt_merge *merge, struct merge_stream *str
 {
 	const bt_message *head = stream->queue[stream->head];
 	const bt_clock_snapshot *snapshot = message_snapshot(head);
-	const bt_stream *bt_stream = message_stream(head);
+	const bt_stream *bt_stream = vmt_message_borrow_stream(head);
 
 	if (bt_stream != stream->key_stream) {
 		const bt_trace *trace = bt_stream ? bt_stream_borrow_trace_const(bt_stream) : NULL;

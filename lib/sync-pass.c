@@ -68,7 +68,6 @@ struct pass_stream {
 	struct pass *pass; /* Weak. */
 	struct vmt_trace_entry *trace; /* Weak. */
 	struct vmt_machine *machine; /* Weak. */
-	bt_message_iterator *iterator; /* Weak: owned by the simple sink. */
 	/* Host trace without `vmsync_*_host`: hypercalls stand in for them. */
 	bool uses_hypercalls;
 	/* Hypercall-only variant: an exchange waiting for its thread's next entry. */
@@ -325,8 +324,9 @@ static void handle_guest_event(struct pass_stream *stream, const struct pass_dec
 			     vm_uid, cnt, ns);
 }
 
-static enum vmt_status handle_message(struct pass_stream *stream, const bt_message *msg)
+static enum vmt_status handle_message(void *data, const bt_message *msg)
 {
+	struct pass_stream *stream = data;
 	const bt_event *event;
 	const struct pass_decoding *d;
 	int64_t ns;
@@ -357,43 +357,10 @@ static enum vmt_status handle_message(struct pass_stream *stream, const bt_messa
 	return VMT_STATUS_OK;
 }
 
-static bt_graph_simple_sink_component_initialize_func_status
-stream_sink_init(bt_message_iterator *iterator, void *data)
-{
-	struct pass_stream *stream = data;
-
-	stream->iterator = iterator;
-	return BT_GRAPH_SIMPLE_SINK_COMPONENT_INITIALIZE_FUNC_STATUS_OK;
-}
-
 static bt_graph_simple_sink_component_consume_func_status
 stream_sink_consume(bt_message_iterator *iterator, void *data)
 {
-	struct pass_stream *stream = data;
-	enum vmt_status status = VMT_STATUS_OK;
-	bt_message_array_const msgs;
-	bt_message_iterator_next_status next_status;
-	uint64_t count, i;
-
-	next_status = bt_message_iterator_next(iterator, &msgs, &count);
-	switch (next_status) {
-	case BT_MESSAGE_ITERATOR_NEXT_STATUS_OK:
-		break;
-	case BT_MESSAGE_ITERATOR_NEXT_STATUS_END:
-		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END;
-	case BT_MESSAGE_ITERATOR_NEXT_STATUS_AGAIN:
-		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_AGAIN;
-	default:
-		return (int) next_status;
-	}
-	for (i = 0; i < count; i++) {
-		if (status == VMT_STATUS_OK) {
-			status = handle_message(stream, msgs[i]);
-		}
-		bt_message_put_ref(msgs[i]);
-	}
-	return status == VMT_STATUS_OK ? BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK :
-					 BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR;
+	return vmt_ctf_graph_consume(iterator, data, handle_message);
 }
 
 static bool trace_is_read(const struct vmt_trace_entry *trace, const struct vmt_machine *machine)
@@ -420,8 +387,6 @@ static enum vmt_status add_trace(struct pass *pass, bt_graph *graph,
 	}
 	for (p = 0; p < bt_component_source_get_output_port_count(source); p++) {
 		struct pass_stream *stream = g_new0(struct pass_stream, 1);
-		const bt_component_sink *sink;
-
 		stream->pass = pass;
 		stream->trace = trace;
 		stream->machine = machine;
@@ -429,16 +394,8 @@ static enum vmt_status add_trace(struct pass *pass, bt_graph *graph,
 		stream->current_tid = -1;
 		g_ptr_array_add(pass->streams, stream);
 		snprintf(name, sizeof(name), "sync-pass-sink-%u-%" PRIu64, index, p);
-		if (bt_graph_add_simple_sink_component(graph, name, stream_sink_init,
-						       stream_sink_consume, NULL, stream,
-						       &sink) != BT_GRAPH_ADD_COMPONENT_STATUS_OK ||
-		    bt_graph_connect_ports(
-			    graph, bt_component_source_borrow_output_port_by_index_const(source, p),
-			    bt_component_sink_borrow_input_port_by_index_const(sink, 0),
-			    NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
-			VMT_LOGE_APPEND_CAUSE(pass->log,
-					      "Cannot build the sync pass graph: path=\"%s\"",
-					      trace->path);
+		if (vmt_ctf_graph_add_port_sink(graph, source, p, name, stream_sink_consume, stream,
+						trace->path, pass->log) != VMT_STATUS_OK) {
 			return VMT_STATUS_ERROR;
 		}
 	}

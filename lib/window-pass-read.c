@@ -92,36 +92,6 @@ static bool event_ns(const bt_message *msg, const char *path, const struct vmt_l
 }
 
 /* Reads every message of the batch with `handle`, then puts them all. */
-static bt_graph_simple_sink_component_consume_func_status
-consume_batch(bt_message_iterator *iterator, void *data,
-	      enum vmt_status (*handle)(void *data, const bt_message *msg))
-{
-	enum vmt_status status = VMT_STATUS_OK;
-	bt_message_array_const msgs;
-	uint64_t count;
-
-	switch (bt_message_iterator_next(iterator, &msgs, &count)) {
-	case BT_MESSAGE_ITERATOR_NEXT_STATUS_OK:
-		break;
-	case BT_MESSAGE_ITERATOR_NEXT_STATUS_END:
-		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END;
-	case BT_MESSAGE_ITERATOR_NEXT_STATUS_AGAIN:
-		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_AGAIN;
-	case BT_MESSAGE_ITERATOR_NEXT_STATUS_MEMORY_ERROR:
-		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_MEMORY_ERROR;
-	default:
-		return BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR;
-	}
-	for (uint64_t i = 0; i < count; i++) {
-		if (status == VMT_STATUS_OK) {
-			status = handle(data, msgs[i]);
-		}
-		bt_message_put_ref(msgs[i]);
-	}
-	return status == VMT_STATUS_OK ? BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK :
-					 BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR;
-}
-
 static struct vmt_window_pass_thread *borrow_thread_windows(struct vmt_window_pass_host *run,
 							    struct vmt_thread *thread)
 {
@@ -215,7 +185,7 @@ static enum vmt_status handle_host_message(void *data, const bt_message *msg)
 static bt_graph_simple_sink_component_consume_func_status
 host_consume(bt_message_iterator *iterator, void *data)
 {
-	return consume_batch(iterator, data, handle_host_message);
+	return vmt_ctf_graph_consume(iterator, data, handle_host_message);
 }
 
 /* Runs `graph` to its end; the caller appends a cause on failure. */
@@ -451,7 +421,7 @@ static enum vmt_status handle_guest_message(void *data, const bt_message *msg)
 static bt_graph_simple_sink_component_consume_func_status
 guest_consume(bt_message_iterator *iterator, void *data)
 {
-	return consume_batch(iterator, data, handle_guest_message);
+	return vmt_ctf_graph_consume(iterator, data, handle_guest_message);
 }
 
 /* Adds a source for guest trace `trace`, with one simple sink per output port. */
@@ -469,8 +439,6 @@ static enum vmt_status add_guest_trace(struct vmt_window_pass *pass, bt_graph *g
 	}
 	for (uint64_t p = 0; p < bt_component_source_get_output_port_count(source); p++) {
 		struct guest_stream *stream = g_new0(struct guest_stream, 1);
-		const bt_component_sink *sink;
-
 		*stream = (struct guest_stream){ .pass = pass,
 						 .machine = machine,
 						 .events = g_ptr_array_index(pass->guests,
@@ -478,16 +446,8 @@ static enum vmt_status add_guest_trace(struct vmt_window_pass *pass, bt_graph *g
 						 .path = trace->path };
 		g_ptr_array_add(pass->streams, stream);
 		snprintf(name, sizeof(name), "window-pass-guest-sink-%u-%" PRIu64, index, p);
-		if (bt_graph_add_simple_sink_component(graph, name, NULL, guest_consume, NULL,
-						       stream,
-						       &sink) != BT_GRAPH_ADD_COMPONENT_STATUS_OK ||
-		    bt_graph_connect_ports(
-			    graph, bt_component_source_borrow_output_port_by_index_const(source, p),
-			    bt_component_sink_borrow_input_port_by_index_const(sink, 0),
-			    NULL) != BT_GRAPH_CONNECT_PORTS_STATUS_OK) {
-			VMT_LOGE_APPEND_CAUSE(pass->log,
-					      "Cannot build the window pass graph: path=\"%s\"",
-					      trace->path);
+		if (vmt_ctf_graph_add_port_sink(graph, source, p, name, guest_consume, stream,
+						trace->path, pass->log) != VMT_STATUS_OK) {
 			return VMT_STATUS_ERROR;
 		}
 	}
