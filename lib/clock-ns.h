@@ -15,7 +15,12 @@
 
 #include <babeltrace2/babeltrace.h>
 
-/* The last clock class seen and its offset; zero-initialize before use. */
+/*
+ * The last clock class seen and its offset; zero-initialize before use. The
+ * key is an address: the user keeps every clock class it converts with alive
+ * as long as the cache (the flow holds its traces, the passes and the merge
+ * their graphs), so that no other clock class can take that address.
+ */
 struct vmt_clock_ns_cache {
 	const bt_clock_class *clock_class; /* Weak: cache key. */
 	bool is_ghz;

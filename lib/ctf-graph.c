@@ -191,6 +191,25 @@ static void probe_event_class(struct vmt_trace_probe *probe, const bt_event_clas
 					  strcmp(name, "vmsync_hg_guest") == 0;
 }
 
+/* Every message of the class has a default clock snapshot. */
+static bool stream_class_is_seekable(const bt_stream_class *sc)
+{
+	if (!bt_stream_class_borrow_default_clock_class_const(sc)) {
+		return false;
+	}
+	if (bt_stream_class_supports_packets(sc) &&
+	    (!bt_stream_class_packets_have_beginning_default_clock_snapshot(sc) ||
+	     !bt_stream_class_packets_have_end_default_clock_snapshot(sc))) {
+		return false;
+	}
+	if (bt_stream_class_supports_discarded_events(sc) &&
+	    !bt_stream_class_discarded_events_have_default_clock_snapshots(sc)) {
+		return false;
+	}
+	return !bt_stream_class_supports_discarded_packets(sc) ||
+	       bt_stream_class_discarded_packets_have_default_clock_snapshots(sc);
+}
+
 static void probe_trace_class(struct vmt_trace_probe *probe, const bt_trace_class *trace_class)
 {
 	uint64_t i, j;
@@ -202,6 +221,9 @@ static void probe_trace_class(struct vmt_trace_probe *probe, const bt_trace_clas
 
 		if (cc && !probe->clock.is_set) {
 			vmt_clock_info_read(cc, &probe->clock);
+		}
+		if (!stream_class_is_seekable(sc)) {
+			probe->has_unseekable_streams = true;
 		}
 		for (j = 0; j < bt_stream_class_get_event_class_count(sc); j++) {
 			probe_event_class(probe,

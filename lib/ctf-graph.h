@@ -104,6 +104,12 @@ struct vmt_trace_probe {
 	bool has_hypercall_events;
 	bool has_vmsync_guest_events;
 	bool has_vmtrace_env;
+	/*
+	 * A stream class whose messages may lack a default clock snapshot (no
+	 * clock, or packets or discarded items without times): the library's
+	 * seek-by-time emulation would read a missing snapshot.
+	 */
+	bool has_unseekable_streams;
 };
 
 /*

@@ -40,7 +40,7 @@ struct vmt_flow_trace {
 	int64_t host_pid;
 	char host_machine[256];
 	char hostname[256];
-	/* Guests: the VM instance found last (re-checked when it dies). */
+	/* Guests: their VM instance, once found (kept after it ends: docs/semantics.md §2). */
 	struct vmt_vm *vm; /* Weak: owned by `model`. */
 	/* Member index of `cpu_id` in the packet context, UINT64_MAX if none. */
 	const bt_stream_class *cpu_id_class; /* Weak: cache key. */

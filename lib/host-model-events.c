@@ -126,6 +126,20 @@ static void mark_vcpu(struct vmt_host_model *model, struct vmt_thread *thread, i
 	}
 }
 
+/* A VM is named after its main thread, whichever of the name and the pid came first. */
+static void name_vm_after_main_thread(struct vmt_host_model *model, const struct vmt_thread *thread)
+{
+	struct vmt_vm *vm;
+
+	if (thread->tid != thread->pid || !thread->comm[0]) {
+		return;
+	}
+	vm = vmt_host_model_find_vm_by_pid(model, thread->pid);
+	if (vm) {
+		g_strlcpy(vm->comm, thread->comm, VMT_COMM_SIZE);
+	}
+}
+
 static void set_comm(struct vmt_host_model *model, struct vmt_thread *thread, const char *comm)
 {
 	int64_t index;
@@ -135,13 +149,7 @@ static void set_comm(struct vmt_host_model *model, struct vmt_thread *thread, co
 		return;
 	}
 	g_strlcpy(thread->comm, comm, VMT_COMM_SIZE);
-	if (thread->tid == thread->pid) {
-		struct vmt_vm *vm = vmt_host_model_find_vm_by_pid(model, thread->pid);
-
-		if (vm) {
-			g_strlcpy(vm->comm, comm, VMT_COMM_SIZE);
-		}
-	}
+	name_vm_after_main_thread(model, thread);
 	index = vmt_vcpu_index_from_comm(comm);
 	if (index >= 0) {
 		mark_vcpu(model, thread, index, INDEX_TRUST_NAME);
@@ -158,6 +166,7 @@ static void set_pid(struct vmt_host_model *model, struct vmt_thread *thread, int
 	}
 	thread->pid = pid;
 	if (!private_vm || private_vm->pid >= 0) {
+		name_vm_after_main_thread(model, thread);
 		return;
 	}
 	/* The thread had a VM of its own while its process was unknown: join the process's. */
@@ -169,6 +178,7 @@ static void set_pid(struct vmt_host_model *model, struct vmt_thread *thread, int
 					  g_array_index(private_vm->vm_uids, uint64_t, i));
 	}
 	vmt_host_model_end_vm(model, private_vm);
+	name_vm_after_main_thread(model, thread);
 }
 
 /*
@@ -247,8 +257,9 @@ static void switch_out(struct vmt_host_model *model, struct vmt_thread *prev,
 	enum vmt_vcpu_state state;
 
 	prev->cpu = -1;
-	if (prev->is_exiting ||
-	    (prev_state & (PREV_STATE_EXIT_DEAD | PREV_STATE_EXIT_ZOMBIE)) != 0) {
+	/* A negative value is an absent or hostile `prev_state`, not a death. */
+	if (prev->is_exiting || (prev_state >= 0 && (prev_state & (PREV_STATE_EXIT_DEAD |
+								   PREV_STATE_EXIT_ZOMBIE)) != 0)) {
 		kill_thread(model, prev, event->ts);
 		return;
 	}

@@ -67,7 +67,8 @@ struct vmt_thread {
 	int64_t vcpu_index;
 	/* Trust of `vcpu_index`'s source: 0 none, 1 entry, 2 exit, 3 name. */
 	int vcpu_index_trust;
-	struct vmt_vm *vm; /* Weak: owned by the model; NULL until the pid is known. */
+	/* Weak: owned by the model; NULL until bound; a VM of pid -1 while the pid is unknown. */
+	struct vmt_vm *vm;
 
 	/* Free for the listener (e.g. the interval builder's open row). */
 	void *listener_data;

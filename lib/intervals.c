@@ -134,6 +134,11 @@ void vmt_intervals_guest_thread_changed(struct vmt_intervals *intervals,
 	}
 }
 
+enum vmt_status vmt_intervals_status(const struct vmt_intervals *intervals)
+{
+	return intervals->status;
+}
+
 enum vmt_status vmt_intervals_finish(struct vmt_intervals *intervals, int64_t end_ns,
 				     struct vmt_writer *writer)
 {

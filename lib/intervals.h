@@ -55,6 +55,12 @@ void vmt_intervals_guest_thread_changed(struct vmt_intervals *intervals,
 					int64_t vcpu, int64_t ts);
 
 /*
+ * VMT_STATUS_OK, or the first error (its cause appended) of storing a row:
+ * the listeners cannot return it, so the caller checks after each batch.
+ */
+enum vmt_status vmt_intervals_status(const struct vmt_intervals *intervals);
+
+/*
  * Closes every open interval at `end_ns` (the last timestamp of the host
  * trace) and writes all rows to `writer` in order. Call once.
  */

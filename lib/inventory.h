@@ -100,7 +100,9 @@ enum vmt_status vmt_inventory_scan(struct vmt_inventory *inventory, const bt_val
 
 /*
  * Groups traces into machines (same clock UUID or same hostname, never two
- * different `product_uuid`s), and sets roles: hosts are the machines with
+ * different `product_uuid`s; a trace without one that links to machines
+ * with different ones joins the first in input order, with a warning: see
+ * group_machines()), and sets roles: hosts are the machines with
  * KVM host events, or the machines of the traces under `host_path` when
  * not NULL (error if it names no trace). Other machines are guests when a
  * host exists, else unknown.
@@ -110,16 +112,30 @@ enum vmt_status vmt_inventory_assign_roles(struct vmt_inventory *inventory, cons
 
 /*
  * Returns the machine a guest selector names (a trace path, a trace
- * directory name or a hostname), or NULL.
+ * directory name or a hostname), or NULL when it names no trace, or traces
+ * of more than one machine (ambiguous: never the first of them silently).
+ * vmt_inventory_select_machine() tells the two apart.
  */
 struct vmt_machine *vmt_inventory_find_machine(struct vmt_inventory *inventory,
 					       const char *selector);
 
 /*
+ * Sets `*machine` to the machine a guest selector names, or NULL when it
+ * names no trace (the caller reports that), and returns VMT_STATUS_OK. When
+ * it names traces of more than one machine (LTTng directory names such as
+ * `kernel` or `64-bit` are often shared; so are cloned guests' hostnames),
+ * appends a cause naming the parameter `param`, the selector and the
+ * machines, and returns VMT_STATUS_ERROR.
+ */
+enum vmt_status vmt_inventory_select_machine(struct vmt_inventory *inventory, const char *param,
+					     const char *selector, const struct vmt_log_ctx *log,
+					     struct vmt_machine **machine);
+
+/*
  * Sets each guest's UUID from its traces' `product_uuid`, else from
  * `guest_uuids` (a map: selector -> UUID string, may be NULL). A selector
- * naming nothing, an invalid UUID, or two machines with one UUID appends a
- * cause and returns VMT_STATUS_ERROR.
+ * naming nothing or more than one machine, an invalid UUID, or two machines
+ * with one UUID appends a cause and returns VMT_STATUS_ERROR.
  */
 enum vmt_status vmt_inventory_set_guest_uuids(struct vmt_inventory *inventory,
 					      const bt_value *guest_uuids,

@@ -417,7 +417,11 @@ static enum vmt_status start(struct vmt_merge *merge)
 	enum vmt_status status = VMT_STATUS_OK;
 	guint i;
 
-	merge->heap = g_new0(struct merge_stream *, merge->streams->len + 1);
+	/* Re-entered after AGAIN: build the heap again from every stream's head. */
+	if (!merge->heap) {
+		merge->heap = g_new0(struct merge_stream *, merge->streams->len + 1);
+	}
+	merge->heap_length = 0;
 	for (i = 0; i < merge->streams->len && status == VMT_STATUS_OK; i++) {
 		struct merge_stream *stream = g_ptr_array_index(merge->streams, i);
 

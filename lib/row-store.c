@@ -33,6 +33,8 @@ struct vmt_row_store {
 	GHashTable *by_key; /* Owned: uint64 key (inside the value) -> struct key_records. */
 	GPtrArray *order; /* Owned array of weak key_records, first-append order. */
 	FILE *spill; /* Owned; NULL until the first spill. */
+	/* A spill failed (cause appended once): every later append fails quietly. */
+	bool has_failed;
 	const struct vmt_log_ctx *log; /* Weak. */
 };
 
@@ -134,8 +136,12 @@ enum vmt_status vmt_row_store_append(struct vmt_row_store *store, uint64_t key, 
 	g_array_append_vals(records->memory, record, 1);
 	records->count++;
 	store->memory_count++;
-	if (store->memory_count >= store->memory_limit) {
-		return spill_all(store);
+	if (store->has_failed) {
+		return VMT_STATUS_ERROR;
+	}
+	if (store->memory_count >= store->memory_limit && spill_all(store) != VMT_STATUS_OK) {
+		store->has_failed = true;
+		return VMT_STATUS_ERROR;
 	}
 	return VMT_STATUS_OK;
 }

@@ -80,6 +80,14 @@ struct fit_work {
 	size_t segment_count;
 	/* Owned: `segment_count - 1` edges; the slope of `breaks[i]` ends segment i. */
 	struct fit_edge *breaks;
+	/*
+	 * Owned: `segment_count - 1` flags; `has_twin[i]` when an upper and a
+	 * lower hull edge of the same slope end segment i together. `breaks[i]`
+	 * is then the upper one (a vertex on the U boundary) and `twins[i]` the
+	 * lower one (a second vertex, on the L boundary, at the same eps).
+	 */
+	bool *has_twin;
+	struct fit_edge *twins;
 	/* The span's ends, anchored. */
 	int64_t span_x[2];
 };
@@ -298,7 +306,10 @@ static struct fit_edge lower_edge(const struct fit_work *w, size_t m)
  * point and the rightmost lower hull point are active. As eps grows the
  * active upper point moves right at each lower-hull edge slope (increasing),
  * and the active lower point moves left at each upper-hull edge slope
- * (decreasing, so met in reverse order): a merge of two sorted lists.
+ * (decreasing, so met in reverse order): a merge of two sorted lists. Two
+ * edges of equal slope make one break where both active points move: the
+ * polygon then has two vertices at that eps, one on each boundary, and both
+ * edges are kept (the lower one as the break's twin).
  */
 static enum vmt_status build_segments(struct fit_work *w)
 {
@@ -309,7 +320,9 @@ static enum vmt_status build_segments(struct fit_work *w)
 
 	w->segments = g_try_new(struct fit_segment, max_count);
 	w->breaks = g_try_new(struct fit_edge, max_count);
-	if (!w->segments || !w->breaks) {
+	w->has_twin = g_try_new(bool, max_count);
+	w->twins = g_try_new(struct fit_edge, max_count);
+	if (!w->segments || !w->breaks || !w->has_twin || !w->twins) {
 		return append_memory_cause(max_count);
 	}
 	for (;;) {
@@ -328,6 +341,10 @@ static enum vmt_status build_segments(struct fit_work *w)
 			order = has_upper ? -1 : 1;
 		}
 		w->breaks[n] = order <= 0 ? upper_edge(w, k) : lower_edge(w, m);
+		w->has_twin[n] = order == 0;
+		if (order == 0) {
+			w->twins[n] = lower_edge(w, m);
+		}
 		k += order <= 0 ? 1 : 0;
 		m -= order >= 0 ? 1 : 0;
 		n++;
@@ -573,7 +590,9 @@ static long double span_distance(const struct fit_work *w, struct fit_edge verte
  * The error bound of the centre `c + eps * (x - x_ref)` (anchored) over the
  * span: the distance to a feasible line is convex over the polygon and
  * linear in x, so its maximum is at a vertex and at a span end. The
- * vertices are the two ends of the eps range and the breaks between them.
+ * vertices are the two ends of the eps range and the breaks between them,
+ * two at a break where both boundaries bend (an upper and a lower hull edge
+ * of the same slope).
  */
 static int64_t bound_over_span(const struct fit_work *w, const struct fit_shape *shape, int64_t c,
 			       long double eps, int64_t x_ref)
@@ -587,6 +606,9 @@ static int64_t bound_over_span(const struct fit_work *w, const struct fit_shape 
 	distance = fmaxl(distance, span_distance(w, vertex, c, eps, x_ref));
 	for (size_t i = shape->lo_segment; i < shape->hi_segment; i++) {
 		distance = fmaxl(distance, span_distance(w, w->breaks[i], c, eps, x_ref));
+		if (w->has_twin[i]) {
+			distance = fmaxl(distance, span_distance(w, w->twins[i], c, eps, x_ref));
+		}
 	}
 	/* Only absurd slopes (far beyond 1 +- 1) get near the `int64_t` range. */
 	if (!(distance < 0x1p62L)) {
@@ -747,5 +769,7 @@ end:
 	g_free(w.lower);
 	g_free(w.segments);
 	g_free(w.breaks);
+	g_free(w.has_twin);
+	g_free(w.twins);
 	return status;
 }

@@ -34,6 +34,14 @@
  */
 #define SW_MAX_EPS 1e-3L
 
+/*
+ * Most rates one seed grid sweeps (each holds one 96-byte sweep): the grid
+ * has ~2 max_drift / tol_ns * slice span rates, 262 k at the defaults for a
+ * slice of about 22 minutes. A wider grid is over budget, like one with too
+ * many pairs (sync-window-seed.c).
+ */
+#define SW_MAX_SEED_RATES 262144
+
 /* One constraint point of an assigned event, anchored, with its event. */
 struct sw_point {
 	int64_t x;
@@ -91,6 +99,8 @@ struct sw_seed {
 	uint64_t best_count;
 	uint64_t second_count;
 	int64_t search_ns;
+	/* Rates swept over every attempt of this search: its work, bounded by the budget. */
+	uint64_t rates_swept;
 };
 
 struct sw_estimator {

@@ -331,22 +331,40 @@ static size_t pick_rate(struct sweep *sweeps, size_t count, long double step)
 
 /*
  * Sweeps the rate grid over `slice`; `*best` and `*second` get the peak and
- * its strongest distinct competitor. `*is_over_budget` is set (and nothing
- * swept) when the grid would exceed the pair budget.
+ * its strongest distinct competitor; `*rates_swept` grows by the rates
+ * swept. `*is_over_budget` is set (and nothing swept) when the grid would
+ * exceed the budget:
+ * - more than SW_MAX_SEED_RATES rates (one sweep each is held);
+ * - more than `max_seed_pairs` units of work, a rate costing its pairs
+ *   (estimated at rate 0), but at least its slice events (each is looked up
+ *   twice per rate even when it pairs with no window). Counting pairs alone
+ *   let a grid without pairs (recorded clocks far off) be as wide as the
+ *   slice span allows: millions of rates for a sparse guest spanning hours.
  */
 static enum vmt_status sweep_grid(const struct sw_estimator *est, const struct slice *slice,
-				  struct sweep *best, uint64_t *second, bool *is_over_budget)
+				  struct sweep *best, uint64_t *second, bool *is_over_budget,
+				  uint64_t *rates_swept)
 {
 	const struct vmt_sync_window_config *config = est->config;
 	long double step = slice->end_x > 0 ? 2.0L * (long double) config->tol_ns /
 						      (long double) slice->end_x :
 					      INFINITY;
-	int64_t half = isinf(step) ? 0 : (int64_t) ceill(config->max_drift / step);
-	size_t count = (size_t) (2 * half + 1), top;
+	long double half_rates = isinf(step) ? 0 : ceill(config->max_drift / step);
+	int64_t half;
+	size_t count, top;
+	uint64_t rate_cost;
 	struct sweep *sweeps;
 	enum vmt_status status = VMT_STATUS_OK;
 
-	*is_over_budget = foreach_pair(est, slice, 0, NULL) * count > config->max_seed_pairs;
+	/* `!(<=)` also catches a NaN (tol_ns = 0 with max_drift = 0). */
+	*is_over_budget = !(half_rates <= (long double) (SW_MAX_SEED_RATES / 2));
+	if (*is_over_budget) {
+		return VMT_STATUS_OK;
+	}
+	half = (int64_t) half_rates;
+	count = (size_t) (2 * half + 1);
+	rate_cost = MAX(MAX(foreach_pair(est, slice, 0, NULL), slice->event_count), 1);
+	*is_over_budget = rate_cost > config->max_seed_pairs / count;
 	if (*is_over_budget) {
 		return VMT_STATUS_OK;
 	}
@@ -354,6 +372,7 @@ static enum vmt_status sweep_grid(const struct sw_estimator *est, const struct s
 	for (size_t k = 0; k < count && status == VMT_STATUS_OK; k++) {
 		status = sweep_rate(est, slice, (long double) ((int64_t) k - half) * step,
 				    &sweeps[k]);
+		(*rates_swept)++;
 	}
 	if (status == VMT_STATUS_OK) {
 		top = pick_rate(sweeps, count, isinf(step) ? 0 : step);
@@ -455,7 +474,7 @@ static enum vmt_status try_range(const struct sw_estimator *est, int64_t search_
 		MIN(MAX(config->slice_ns, end_for_events(est, config->slice_events, span)), span);
 	for (bool has_swept = false;; has_swept = true) {
 		size_slice(est, &slice, cap);
-		ret = sweep_grid(est, &slice, &best, &second, &is_over_budget);
+		ret = sweep_grid(est, &slice, &best, &second, &is_over_budget, &seed->rates_swept);
 		if (ret != VMT_STATUS_OK || is_over_budget) {
 			/* Past the budget: the range cannot be searched, or the peak stays ambiguous. */
 			*status = has_swept ? VMT_SYNC_WINDOW_AMBIGUOUS : VMT_SYNC_WINDOW_NO_PEAK;

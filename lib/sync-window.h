@@ -61,7 +61,8 @@
  * Time: the streaming part is O(n) (amortised O(1) hull appends and band
  * searches, a polygon refresh every 64 assignments); the trim scans the
  * events once per round (one round on clean traces). The seed sweeps at
- * most `max_seed_pairs` (event, window) pairs over all its rates.
+ * most `max_seed_pairs` (event, window) pairs over all its rates, a rate
+ * counting at least its slice events, and at most 262144 rates per grid.
  */
 #ifndef VMTRACE_LIB_SYNC_WINDOW_H
 #define VMTRACE_LIB_SYNC_WINDOW_H

@@ -6,7 +6,8 @@
  * vCPU view: one process per VM, one thread (track) per vCPU, one complete
  * event ("ph":"X") per row, named after the state. pCPU view: one process
  * "Host CPUs", one track per pCPU, events named after the level and what
- * ran. `args` holds the row's other non-empty columns, exactly.
+ * ran. `args` holds the row's other non-empty columns, exactly (integers
+ * beyond 2^53 as strings).
  *
  * Timestamps are microseconds as JSON numbers, which readers parse as
  * doubles: absolute ns (~1.7e18) would lose the ns digits, so they are
@@ -235,6 +236,12 @@ struct chrome_event {
 	const char *name;
 };
 
+/*
+ * Beyond 2^53, JavaScript readers round integers: such values (the absolute
+ * `begin_ns`, `end_ns`) go into `args` as strings, so that they stay exact.
+ */
+#define JSON_EXACT_INTEGER_MAX INT64_C(9007199254740992)
+
 /* Appends `"args":{…}`: the non-empty fields but `skip` (the one the name shows). */
 static void append_args(GString *buf, const struct vmt_writer_field *fields, size_t count,
 			size_t skip)
@@ -250,7 +257,14 @@ static void append_args(GString *buf, const struct vmt_writer_field *fields, siz
 		g_string_append(buf, has_args ? ",\"" : "\"");
 		g_string_append(buf, fields[i].name);
 		g_string_append(buf, "\":");
-		vmt_writer_append_json_field(buf, &fields[i]);
+		if (!fields[i].is_string && (fields[i].integer > JSON_EXACT_INTEGER_MAX ||
+					     fields[i].integer < -JSON_EXACT_INTEGER_MAX)) {
+			g_string_append_c(buf, '"');
+			vmt_writer_append_i64(buf, fields[i].integer);
+			g_string_append_c(buf, '"');
+		} else {
+			vmt_writer_append_json_field(buf, &fields[i]);
+		}
 		has_args = true;
 	}
 	g_string_append_c(buf, '}');

@@ -101,14 +101,18 @@ static guint hash_vcpu(gconstpointer key)
 {
 	const struct text_vcpu *vcpu = key;
 
-	return g_str_hash(vcpu->vm_uuid) * 31 + (guint) vcpu->vcpu;
+	return (g_str_hash(vcpu->vm_uuid) * 31 + (guint) vcpu->vcpu) * 31 +
+	       (vcpu->vcpu < 0 ? (guint) vcpu->host_tid : 0);
 }
 
 static gboolean equal_vcpus(gconstpointer a, gconstpointer b)
 {
 	const struct text_vcpu *left = a, *right = b;
 
-	return left->vcpu == right->vcpu && strcmp(left->vm_uuid, right->vm_uuid) == 0;
+	/* vCPUs of unknown index are told apart by their host thread, as the rows are. */
+	return left->vcpu == right->vcpu &&
+	       (left->vcpu >= 0 || left->host_tid == right->host_tid) &&
+	       strcmp(left->vm_uuid, right->vm_uuid) == 0;
 }
 
 static guint hash_preemptor(gconstpointer key)
@@ -177,7 +181,8 @@ static struct text_vcpu *find_or_add_vcpu(struct text_vcpu_priv *priv,
 					  const struct vmt_vcpu_row *row)
 {
 	struct text_vcpu key = { .vm_uuid = (char *) (row->vm_uuid ? row->vm_uuid : ""),
-				 .vcpu = row->vcpu };
+				 .vcpu = row->vcpu,
+				 .host_tid = row->host_tid };
 	struct text_vcpu *vcpu;
 
 	if (priv->last && equal_vcpus(priv->last, &key)) {
@@ -318,7 +323,10 @@ static int compare_vcpus(gconstpointer a, gconstpointer b)
 	if (order != 0) {
 		return order;
 	}
-	return left->vcpu < right->vcpu ? -1 : left->vcpu > right->vcpu;
+	if (left->vcpu != right->vcpu) {
+		return left->vcpu < right->vcpu ? -1 : 1;
+	}
+	return left->host_tid < right->host_tid ? -1 : left->host_tid > right->host_tid;
 }
 
 static int compare_i64(gconstpointer a, gconstpointer b)

@@ -260,7 +260,8 @@ void vmt_writer_vcpu_fields(const struct vmt_vcpu_row *row, struct vmt_writer_fi
 
 	set_string(&fields[0], row->vm_uuid);
 	set_string(&fields[1], row->vm_name);
-	set_integer(&fields[2], row->vcpu, true);
+	/* An unknown index is a value of the vCPU (semantics.md §2), not an empty field. */
+	set_integer(&fields[2], row->vcpu, false);
 	set_string(&fields[3], vmt_vcpu_state_name(row->state));
 	set_integer(&fields[4], row->begin_ns, false);
 	set_integer(&fields[5], row->end_ns, false);
@@ -272,7 +273,9 @@ void vmt_writer_vcpu_fields(const struct vmt_vcpu_row *row, struct vmt_writer_fi
 	set_integer(&fields[10], row->preempted_by_tid, true);
 	set_string(&fields[11], row->preempted_by_comm);
 	set_string(&fields[12], row->preempted_by_vm);
-	set_integer(&fields[13], row->preempted_by_vcpu, true);
+	/* Empty when the preemptor is no vCPU thread; -1 for one of unknown index. */
+	set_integer(&fields[13], row->preempted_by_vcpu,
+		    !row->preempted_by_vm || !row->preempted_by_vm[0]);
 	set_integer(&fields[14], row->guest_tid, true);
 	set_string(&fields[15], row->guest_comm);
 	for (i = 0; i < VMT_WRITER_VCPU_COLUMN_COUNT; i++) {
@@ -293,7 +296,8 @@ void vmt_writer_pcpu_fields(const struct vmt_pcpu_row *row, struct vmt_writer_fi
 	set_string(&fields[6], row->host_comm);
 	set_string(&fields[7], row->vm_uuid);
 	set_string(&fields[8], row->vm_name);
-	set_integer(&fields[9], row->vcpu, true);
+	/* Empty on host rows; -1 for a vCPU thread of unknown index. */
+	set_integer(&fields[9], row->vcpu, !row->vm_uuid || !row->vm_uuid[0]);
 	set_integer(&fields[10], row->guest_tid, true);
 	set_string(&fields[11], row->guest_comm);
 	for (i = 0; i < VMT_WRITER_PCPU_COLUMN_COUNT; i++) {

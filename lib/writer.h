@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Output writers of `sink.vmstate.intervals`: `text` (a report for
- * people), `csv` (RFC 4180), `jsonl` (one object per row, keys = CSV
- * columns, null for empty) and `chrome` (Chrome trace-event JSON for the
- * Perfetto UI and chrome://tracing).
+ * people), `csv` (RFC 4180 quoting, LF line ends), `jsonl` (one object per
+ * row, keys = CSV columns, null for empty) and `chrome` (Chrome trace-event
+ * JSON for the Perfetto UI and chrome://tracing).
  *
  * A writer receives the rows of one view in the SPEC §5 order (vCPU view:
  * by vm_uuid, vcpu, begin_ns; pCPU view: by pcpu, begin_ns) and writes to a

@@ -146,22 +146,29 @@ static const struct vmt_ir_copy_hooks copy_hooks = {
 	.init_out_trace = NULL,
 };
 
+/* Why guest events fall outside `running`, for the user who reads the summary. */
+static const char *outside_running_hint(const struct vmmatch_msg_iter *iter)
+{
+	if (iter->unknown_count * 2 > iter->outside_running_count) {
+		return "; most of them have no known host vCPU thread: the guest is not tied to a "
+		       "VM (no UUID, no vmsync exchange) or its vCPU threads have no known index "
+		       "(no `CPU <n>/KVM` name, no KVM `vcpu_id`)";
+	}
+	return "; guest events outside their vCPU's running time point to a clock-sync error";
+}
+
 static void log_summary(struct vmmatch_msg_iter *iter)
 {
 	double outside = iter->tagged_count ? (double) iter->outside_running_count /
 						      (double) iter->tagged_count :
 					      0;
-	bt_logging_level level = outside > BAD_SYNC_SHARE ? BT_LOGGING_LEVEL_WARNING :
-							    BT_LOGGING_LEVEL_INFO;
+	bool is_bad = outside > BAD_SYNC_SHARE;
 
-	VMT_LOG(&iter->log, level,
+	VMT_LOG(&iter->log, is_bad ? BT_LOGGING_LEVEL_WARNING : BT_LOGGING_LEVEL_INFO,
 		"Tagged guest events: tagged=%" PRIu64 ", outside-running=%" PRIu64
 		" (%.3f%%), unknown-vcpu-thread=%" PRIu64 "%s",
 		iter->tagged_count, iter->outside_running_count, 100.0 * outside,
-		iter->unknown_count,
-		outside > BAD_SYNC_SHARE ? "; guest events outside their vCPU's running time "
-					   "point to a clock-sync error" :
-					   "");
+		iter->unknown_count, is_bad ? outside_running_hint(iter) : "");
 }
 
 static void destroy_iter(struct vmmatch_msg_iter *iter)

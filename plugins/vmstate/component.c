@@ -185,11 +185,34 @@ static void handle_message(struct vmstate_comp *comp, const bt_message *msg)
 	}
 }
 
+/*
+ * Flushes the output and closes it if it is a file: errors that only show on
+ * close (NFS, quotas) must fail the graph, not be lost in finalization.
+ * Returns 0, or EOF with errno set.
+ */
+static int close_output(struct vmstate_comp *comp)
+{
+	int status = fflush(comp->out);
+
+	if (comp->out != stdout) {
+		int saved_errno = errno;
+
+		if (fclose(comp->out) != 0 && status == 0) {
+			status = EOF;
+		} else {
+			errno = saved_errno;
+		}
+		comp->out = NULL;
+	}
+	return status;
+}
+
 static enum vmt_status write_output(struct vmstate_comp *comp)
 {
 	struct vmt_writer *writer =
 		vmt_writer_create(comp->format, comp->view, comp->out, &comp->log);
 	enum vmt_status status;
+	int close_errno;
 
 	if (!writer) {
 		VMT_LOGE_APPEND_CAUSE(&comp->log, "Cannot create the output writer");
@@ -200,10 +223,15 @@ static enum vmt_status write_output(struct vmstate_comp *comp)
 	}
 	status = vmt_intervals_finish(comp->intervals, vmt_flow_last_host_ns(comp->flow), writer);
 	vmt_writer_destroy(writer);
-	if (status == VMT_STATUS_OK && comp->out != stdout && fflush(comp->out) != 0) {
-		VMT_LOGE_APPEND_CAUSE(&comp->log, "Cannot write the output file: path=\"%s\"",
-				      comp->path);
+	close_errno = close_output(comp) != 0 ? errno : 0;
+	if (close_errno && status == VMT_STATUS_OK) {
 		status = VMT_STATUS_ERROR;
+	}
+	if (status != VMT_STATUS_OK) {
+		VMT_LOGE_APPEND_CAUSE(
+			&comp->log, "Cannot write the output: path=\"%s\", error=\"%s\"",
+			comp->path ? comp->path : "(standard output)",
+			close_errno ? g_strerror(close_errno) : "see the cause above");
 	}
 	return status;
 }
@@ -235,6 +263,12 @@ vmstate_comp_consume(bt_self_component_sink *self_comp)
 	for (i = 0; i < count; i++) {
 		handle_message(comp, msgs[i]);
 		bt_message_put_ref(msgs[i]);
+	}
+	/* Storing a row can fail (temporary file); its cause is already appended. */
+	if (vmt_intervals_status(comp->intervals) != VMT_STATUS_OK) {
+		return vmt_intervals_status(comp->intervals) == VMT_STATUS_MEMORY_ERROR ?
+			       BT_COMPONENT_CLASS_SINK_CONSUME_METHOD_STATUS_MEMORY_ERROR :
+			       BT_COMPONENT_CLASS_SINK_CONSUME_METHOD_STATUS_ERROR;
 	}
 	return BT_COMPONENT_CLASS_SINK_CONSUME_METHOD_STATUS_OK;
 }

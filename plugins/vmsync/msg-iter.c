@@ -34,8 +34,10 @@ struct vmsync_msg_iter {
 	/* Every trace read by `src.ctf.fs` and merged in host time. */
 	struct vmt_merge *merge; /* Owned. */
 	GPtrArray *conversions; /* Owned: struct guest_conversion. */
-	/* Traces whose environment was checked (weak keys: the merge's graphs own them). */
+	/* Traces whose environment was checked; weak keys (graphs or copies own them). */
 	GHashTable *seen_traces; /* Owned. */
+	/* Seeking to the beginning: the clamps of the run given up will be counted again. */
+	bool is_rewinding;
 };
 
 static bt_clock_class *borrow_out_clock_class(void *user, const bt_clock_class *in_cc)
@@ -87,7 +89,7 @@ static void destroy_conversion(gpointer data)
 {
 	struct guest_conversion *conversion = data;
 
-	if (conversion->copy) {
+	if (conversion->copy && !conversion->iter->is_rewinding) {
 		conversion->iter->comp->clamp_count += vmt_ir_copy_clamp_count(conversion->copy);
 	}
 	vmt_ir_copy_destroy(conversion->copy);
@@ -196,6 +198,18 @@ static void destroy_iter(struct vmsync_msg_iter *iter)
 	g_free(iter);
 }
 
+static bool all_streams_have_clocks(const struct vmt_inventory *inventory)
+{
+	for (guint i = 0; i < inventory->traces->len; i++) {
+		const struct vmt_trace_entry *trace = g_ptr_array_index(inventory->traces, i);
+
+		if (trace->probe.has_unseekable_streams) {
+			return false;
+		}
+	}
+	return true;
+}
+
 bt_message_iterator_class_initialize_method_status
 vmsync_msg_iter_init(bt_self_message_iterator *self_iter,
 		     bt_self_message_iterator_configuration *config,
@@ -217,8 +231,13 @@ vmsync_msg_iter_init(bt_self_message_iterator *self_iter,
 		destroy_iter(iter);
 		return (int) status;
 	}
-	/* The library emulates seeking to a time by seeking to the beginning and skipping. */
-	bt_self_message_iterator_configuration_set_can_seek_forward(config, BT_TRUE);
+	/*
+	 * The library emulates seeking to a time by seeking to the beginning and
+	 * skipping, which reads every message's clock snapshot: only when all have one
+	 * (2.0.4's own `src.ctf.fs` crashes there on packets without times).
+	 */
+	bt_self_message_iterator_configuration_set_can_seek_forward(
+		config, all_streams_have_clocks(&iter->comp->setup.inventory) ? BT_TRUE : BT_FALSE);
 	bt_self_message_iterator_set_data(self_iter, iter);
 	return BT_MESSAGE_ITERATOR_CLASS_INITIALIZE_METHOD_STATUS_OK;
 }
@@ -297,7 +316,9 @@ vmsync_msg_iter_seek_beginning(bt_self_message_iterator *self_iter)
 	struct vmsync_msg_iter *iter = bt_self_message_iterator_get_data(self_iter);
 
 	/* Rebuilding the graphs also resets the merge and the copies. */
+	iter->is_rewinding = true;
 	stop(iter);
+	iter->is_rewinding = false;
 	return (int) start(iter);
 }
 

@@ -68,17 +68,25 @@ static bt_value_map_foreach_entry_const_func_status apply_offset(const char *sel
 								 const bt_value *value, void *data)
 {
 	struct offset_context *ctx = data;
-	struct vmt_machine *machine = vmt_inventory_find_machine(&ctx->setup->inventory, selector);
-
+	struct vmt_machine *machine;
 	int64_t offset_ns = 0;
 
 	/* A failure appends a cause, so it returns ERROR (INTERRUPT would break a postcondition). */
-	if (!machine || machine->role == VMT_ROLE_HOST) {
+	if (vmt_inventory_select_machine(&ctx->setup->inventory, "offsets", selector, ctx->log,
+					 &machine) != VMT_STATUS_OK) {
+		ctx->status = VMT_STATUS_ERROR;
+		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_ERROR;
+	}
+	if (!machine || machine->role != VMT_ROLE_GUEST) {
 		VMT_LOGE_APPEND_CAUSE(
 			ctx->log,
 			"Invalid parameter `offsets{\"%s\"}`: the selector names %s "
 			"(expecting a guest's trace path, directory name or hostname)",
-			selector, machine ? "the host machine" : "no trace");
+			selector,
+			!machine ? "no trace" :
+			machine->role == VMT_ROLE_HOST ?
+				   "the host machine" :
+				   "a machine that is no guest (role unknown)");
 		ctx->status = VMT_STATUS_ERROR;
 		return BT_VALUE_MAP_FOREACH_ENTRY_CONST_FUNC_STATUS_ERROR;
 	}

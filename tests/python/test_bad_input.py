@@ -511,6 +511,13 @@ def test_sink_path_cannot_open(sim_traces, tmp_path, kind):
         assert path in one_line(cli.stderr) and path in py.stdout
 
 
+@pytest.mark.parametrize("fmt", ["csv", "text", "chrome"])
+def test_sink_disk_full(sim_traces, fmt):
+    """A write that fails at the end names the output path and the error."""
+    assert_fails(full_chain([sim_traces], sink_params={"format": fmt, "path": "/dev/full"}),
+                 ['path="/dev/full"', "No space left on device"])
+
+
 def test_sink_path_unwritable_as_user(sim_traces, open_tmp):
     """A read-only directory (as `nobody` when running as root)."""
     user = _user_for_unreadable()
@@ -814,3 +821,49 @@ def test_exit_vcpu_id_hostile(tmp_path, vcpu_id):
     entry's pointer-like `vcpu_id` is); no crash, the analysis goes on."""
     trace = write_host_trace(tmp_path / "host", vcpu_id)
     assert_succeeds(full_chain([trace]), env=expected_bug_env(tmp_path))
+
+
+def _two_guests_named_guest(traces, root):
+    """The host, and both guests' kernel traces in directories named `guest`:
+    the selector "guest" names two guests."""
+    shutil.copytree(kernel_trace(traces, "kvm-host"), root / "h" / "kernel")
+    shutil.copytree(kernel_trace(traces, "vm-web"), root / "a" / "guest")
+    shutil.copytree(kernel_trace(traces, "vm-db"), root / "b" / "guest")
+    return root
+
+
+def test_guest_uuids_selector_ambiguous(sim_nosync_traces, tmp_path):
+    """A `guest-uuids` selector matching two guests: an error naming the
+    parameter, the selector, "ambiguous" and both traces, not the first
+    guest silently."""
+    root = _two_guests_named_guest(sim_nosync_traces, tmp_path / "two")
+    cli, py = assert_fails([src([root], **{"guest-uuids": {"guest": UUID_A}}, sync="none")],
+                           ["ambiguous"])
+    for text in (one_line(cli.stderr), py.stdout):
+        assert 'guest-uuids{"guest"}' in text
+        assert str(root / "a" / "guest") in text and str(root / "b" / "guest") in text
+
+
+def test_query_selector_ambiguous(sim_nosync_traces, tmp_path):
+    """The same through the `vmtrace.sync-info` query."""
+    root = _two_guests_named_guest(sim_nosync_traces, tmp_path / "two")
+    cli, py = assert_fails([src([root], **{"guest-uuids": {"guest": UUID_A}})],
+                           ["ambiguous"], query="vmtrace.sync-info")
+    assert 'guest-uuids{"guest"}' in one_line(cli.stderr) and 'guest-uuids{"guest"}' in py.stdout
+
+
+def test_offsets_selector_ambiguous(sim_nosync_traces, tmp_path):
+    """An `offsets` selector matching two guests fails, naming it, instead of
+    shifting the first guest only."""
+    root = _two_guests_named_guest(sim_nosync_traces, tmp_path / "two")
+    assert_fails([src([root], offsets={"guest": 5}, sync="none")],
+                 ['offsets{"guest"}', "ambiguous"])
+
+
+def test_offsets_selector_names_no_guest(sim_traces, tmp_path):
+    """Guest traces without their host have no guest role: an offset for one
+    would be silently ignored, so it is refused, saying why."""
+    root = tmp_path / "alone"
+    shutil.copytree(sim_traces / "vm-web", root / "vm-web")
+    assert_fails([src([root], offsets={"vm-web": 5}, sync="none")],
+                 ['offsets{"vm-web"}', "no guest"])

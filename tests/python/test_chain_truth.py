@@ -45,6 +45,10 @@ SCENARIOS = {
     # No UUID anywhere and no exchange: guests cannot be tied to their VM, so
     # their tags and the VM names stay unknown (the truth says so too).
     "uuidnone": ["--scenario", "nosync", "--duration-ms", "500", "--set", "uuid_via=none"],
+    # No vCPU index anywhere (plain thread names, pointer-valued entry
+    # vcpu_id, no exit vcpu_id): every vCPU is -1, told apart by host thread.
+    "noindex": ["--scenario", "sample", "--duration-ms", "500", "--set", "entry_vcpu_id=pointer",
+                "--set", "exit_vcpu_id=false", "--set", "vcpu_names=plain"],
     # Issue 3: drift up to +-50 ppm, offsets and recorded-clock errors of ms,
     # exchanges every 1-10 ms.
     "drift50": ["--scenario", "sample", "--duration-ms", "1500",
@@ -98,6 +102,11 @@ def by_key(rows, key):
     return groups
 
 
+def vcpu_key(row):
+    """vCPUs of unknown index (-1) are told apart by their host thread."""
+    return row["vm_uuid"], row["vcpu"], row["host_tid"] if row["vcpu"] == "-1" else ""
+
+
 def sync_info(out_dir, sync="auto"):
     proc = run_cli(["query", "source.vmsync.fs", "vmtrace.sync-info",
                     "--params", f'inputs=["{out_dir / "traces"}"],sync="{sync}"'])
@@ -116,8 +125,7 @@ def test_vcpu_rows_equal_truth(sim, scenario):
     ours, _ = chain(out)
     truth = truth_rows(out, "vcpu")
     assert ours and len(ours) == len(truth)
-    ours_g = by_key(ours, lambda r: (r["vm_uuid"], r["vcpu"]))
-    truth_g = by_key(truth, lambda r: (r["vm_uuid"], r["vcpu"]))
+    ours_g, truth_g = by_key(ours, vcpu_key), by_key(truth, vcpu_key)
     assert sorted(ours_g) == sorted(truth_g)
     for key, expected in truth_g.items():
         got = ours_g[key]
@@ -275,3 +283,21 @@ def test_jsonl_and_chrome_outputs(sim, tmp_path):
     processes = {e["pid"] for e in doc["traceEvents"] if e.get("name") == "process_name"}
     tracks = {(e["pid"], e["tid"]) for e in events}
     assert len(processes) == 2 and len(tracks) == 4
+
+
+def test_unknown_vcpu_indexes(sim):
+    """Without any vCPU index, the text report still counts every vCPU (told
+    apart by host thread, as the truth does), and the filter's summary
+    blames the unknown vCPU threads, not the clock sync."""
+    out = sim("noindex")
+    truth = truth_rows(out, "vcpu")
+    assert {r["vcpu"] for r in truth} == {"-1"}
+    vcpus = {(r["vm_uuid"], r["host_tid"]) for r in truth}
+    vms = {r["vm_uuid"] for r in truth}
+    _, stderr = chain(out)
+    assert "no known host vCPU thread" in stderr and "clock-sync error" not in stderr
+    proc = run_cli(["--component=src:source.vmsync.fs",
+                    f'--params=inputs=["{out / "traces"}"]',
+                    "--component=out:sink.vmstate.intervals"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"{len(vms)} VMs, {len(vcpus)} vCPUs" in proc.stdout, proc.stdout[:2000]

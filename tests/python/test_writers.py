@@ -76,7 +76,8 @@ def vcpu_rows(rng, vm_count=3, vcpu_count=3, rows_per_vcpu=40):
     for vm in range(vm_count):
         uuid = f"{vm:08x}-0000-4000-8000-{vm:012x}".encode()
         name = None if vm == 2 else hostile_name(rng) or b"vm"
-        for vcpu in range(vcpu_count):
+        # Index -1: a vCPU thread whose index is unknown (still a vCPU of the VM).
+        for vcpu in range(-1, vcpu_count - 1):
             begin = T0 + rng.randint(0, 10_000)
             for _ in range(rows_per_vcpu):
                 state = rng.choice(STATES)
@@ -114,7 +115,7 @@ def pcpu_rows(rng, pcpu_count=4, rows_per_pcpu=50):
                 "host_tid": rng.randint(0, 5000), "host_comm": maybe_name(rng),
                 "vm_uuid": f"uuid-{vm}".encode() if in_vm else None,
                 "vm_name": (hostile_name(rng) or None) if in_vm else None,
-                "vcpu": rng.randint(0, 3) if in_vm else -1,
+                "vcpu": rng.randint(-1, 3) if in_vm else -1,
                 "guest_tid": rng.choice([-1, 0, 7]) if level == "guest" else -1,
                 "guest_comm": maybe_name(rng) if level == "guest" else None,
             })
@@ -149,8 +150,9 @@ def dump(fmt, view, rows, *extra, check=True):
     return proc
 
 
-def expected_value(row, column):
-    """A column's value as JSON should hold it (None = empty)."""
+def expected_value(row, column, json_exact=False):
+    """A column's value as JSON should hold it (None = empty); with
+    `json_exact`, integers beyond 2^53 as strings (the chrome writer)."""
     if column == "duration_ns":
         return row["end_ns"] - row["begin_ns"]
     value = row[column]
@@ -158,9 +160,18 @@ def expected_value(row, column):
         return value
     if column in STRING_COLUMNS:
         return as_text(value)
-    if column not in PLAIN_INT_COLUMNS and value < 0:
+    if column not in PLAIN_INT_COLUMNS and value < 0 and not is_vcpu_of_vm(row, column):
         return None
+    if isinstance(value, int) and abs(value) > 2**53 and json_exact:
+        return str(value)
     return value
+
+
+def is_vcpu_of_vm(row, column):
+    """A vCPU index is empty only where no VM is named: -1 means unknown."""
+    if column == "vcpu":
+        return "state" in row or bool(row.get("vm_uuid"))
+    return column == "preempted_by_vcpu" and bool(row.get("preempted_by_vm"))
 
 
 def rows_for(view, seed):
@@ -248,7 +259,7 @@ def check_chrome_rows(complete, view, rows, origin):
         for column in columns:
             if column == name_column:
                 continue
-            expected = expected_value(row, column)
+            expected = expected_value(row, column, json_exact=True)
             assert args.get(column) == expected, column
         if view == "vcpu":
             assert event["name"] == row["state"]
@@ -302,7 +313,10 @@ def test_chrome_tracks():
     threads = {(e["pid"], e["tid"]): e["args"]["name"]
                for e in metadata if e["name"] == "thread_name"}
     assert len(processes) == 3
-    assert sorted(threads.values()) == sorted([f"vCPU {v}" for v in range(3)] * 3)
+    # A vCPU of unknown index gets its own track, named after its host thread.
+    expected = [f"vCPU {v}" for v in range(2) for _ in range(3)]
+    expected += [f"vCPU ? (host tid {1000 + 10 * vm - 1})" for vm in range(3)]
+    assert sorted(threads.values()) == sorted(expected)
     # VM 2 has no name: its process is labelled by its UUID alone.
     assert processes[3] == rows[-1]["vm_uuid"].decode()
     assert len({tid for _, tid in threads}) == len(threads)

@@ -303,6 +303,38 @@ static void test_uuids(void)
 	vmt_host_model_destroy(m);
 }
 
+static void test_absent_prev_state(void)
+{
+	struct vmt_host_model *m = new_model();
+
+	statedump(m, 1, 501, 500, "CPU 0/KVM");
+	sched_switch(m, 10, 0, 0, "swapper/0", 0, 501, "CPU 0/KVM");
+	entry(m, 15, 0, 0);
+	/* -1: what the decoder gives for a `sched_switch` without `prev_state`. */
+	sched_switch(m, 20, 0, 501, "CPU 0/KVM", -1, 0, "swapper/0");
+	OK(last_change() && !last_change()->ended,
+	   "an absent prev_state does not end the vCPU thread (all bits set is no death)");
+	sched_switch(m, 30, 0, 0, "swapper/0", 0, 501, "CPU 0/KVM");
+	expect_last("the same vCPU thread runs on", 501, 30, VMT_VCPU_STATE_HYPERVISOR, 0, -1);
+	vmt_host_model_destroy(m);
+}
+
+static void test_vm_named_when_pid_comes_late(void)
+{
+	struct vmt_host_model *m = new_model();
+	struct vmt_vm *vm;
+
+	/* The VM is known first, then its main thread by name, then that thread's pid. */
+	vm_uuid(m, 5, 500, "8f1a2b3c-0000-4000-8000-00000000abcd");
+	sched_switch(m, 6, 1, 0, "swapper/1", 0, 500, "qemu-system-x86");
+	statedump(m, 7, 500, 500, "qemu-system-x86");
+	vm = vmt_host_model_find_vm(m, "8f1a2b3c-0000-4000-8000-00000000abcd", false, 0);
+	OK(vm && strcmp(vm->comm, "qemu-system-x86") == 0,
+	   "the VM takes its main thread's name once the pid is known (got \"%s\")",
+	   vm ? vm->comm : "(no VM)");
+	vmt_host_model_destroy(m);
+}
+
 static void test_reuse(void)
 {
 	struct vmt_host_model *m = new_model();
@@ -382,6 +414,8 @@ int main(void)
 	test_late_identification();
 	test_uuids();
 	test_reuse();
+	test_absent_prev_state();
+	test_vm_named_when_pid_comes_late();
 	test_tid_context();
 	test_helpers();
 	g_array_free(changes, TRUE);

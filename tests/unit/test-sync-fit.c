@@ -5,6 +5,7 @@
  * SyncTest sequences, one-way and contradictory points, degenerate inputs.
  */
 #include <math.h>
+#include <stdio.h>
 
 #include <babeltrace2/babeltrace.h>
 
@@ -229,6 +230,219 @@ static void test_hand_polygon_far(void)
 	IS_I64(fit.error_bound_ns, 2, "far polygon: bound 2 ns");
 }
 
+/* A point set and span for the brute-force check of the error bound. */
+struct brute_case {
+	const struct vmt_sync_point *upper;
+	size_t upper_count;
+	const struct vmt_sync_point *lower;
+	size_t lower_count;
+	int64_t span[2];
+};
+
+/* Does the line through `p` and `q` (`p.guest_ns < q.guest_ns`) satisfy every point? */
+static bool brute_is_feasible(const struct brute_case *bc, struct vmt_sync_point p,
+			      struct vmt_sync_point q)
+{
+	__int128 den = (__int128) q.guest_ns - p.guest_ns;
+
+	for (size_t i = 0; i < bc->upper_count + bc->lower_count; i++) {
+		bool is_upper = i < bc->upper_count;
+		struct vmt_sync_point r = is_upper ? bc->upper[i] : bc->lower[i - bc->upper_count];
+		/* (line(r.g) - r.h) * den, exactly. */
+		__int128 diff = ((__int128) p.host_ns - r.host_ns) * den +
+				((__int128) q.host_ns - p.host_ns) * (r.guest_ns - p.guest_ns);
+
+		if (is_upper ? diff > 0 : diff < 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The largest |l(g) - line(g)| over every feasible line l through two
+ * points (the region's vertices are among them) and both span ends, and
+ * how many such lines there are.
+ */
+static long double brute_max_distance(const struct brute_case *bc,
+				      const struct vmt_clock_line *line, size_t *vertex_count)
+{
+	size_t count = bc->upper_count + bc->lower_count;
+	long double worst = 0;
+
+	*vertex_count = 0;
+	for (size_t i = 0; i < count; i++) {
+		for (size_t j = 0; j < count; j++) {
+			struct vmt_sync_point p =
+				i < bc->upper_count ? bc->upper[i] : bc->lower[i - bc->upper_count];
+			struct vmt_sync_point q =
+				j < bc->upper_count ? bc->upper[j] : bc->lower[j - bc->upper_count];
+
+			if (p.guest_ns >= q.guest_ns || !brute_is_feasible(bc, p, q)) {
+				continue;
+			}
+			(*vertex_count)++;
+			for (int e = 0; e < 2; e++) {
+				int64_t g = bc->span[e];
+				int64_t den = q.guest_ns - p.guest_ns;
+				__int128 num =
+					(__int128) p.host_ns * den +
+					(__int128) (q.host_ns - p.host_ns) * (g - p.guest_ns);
+				long double vertex = (long double) (int64_t) num / den;
+				int64_t delta = g - line->ref_guest_ns;
+				long double fitted = (long double) (line->ref_host_ns + delta) +
+						     (line->slope - 1) * (long double) delta;
+
+				worst = fmaxl(worst, fabsl(vertex - fitted));
+			}
+		}
+	}
+	return worst;
+}
+
+/*
+ * An upper and a lower hull edge of the same slope (both flat here, with
+ * identical clocks): at slope 1 the region spans offsets -5..0, so it has a
+ * corner on each boundary. The line h = g - 5 is feasible; the bound must
+ * cover its distance to the centre (3 ns from h = g - 2), not only that of
+ * the corner on the upper boundary.
+ */
+static void test_parallel_hull_edges(void)
+{
+	static const struct vmt_sync_point upper[] = { PT(560, 560), PT(769, 769) };
+	static const struct vmt_sync_point lower[] = { PT(40, 35), PT(728, 723), PT(903, 898) };
+	const struct brute_case bc = { upper, 2, lower, 3, { 617, 767 } };
+	struct vmt_sync_fit fit = fit_or_fail(upper, 2, lower, 3, 617, 767, "parallel: fit runs");
+	long double worst = 0;
+	size_t vertex_count;
+
+	IS_I64(fit.status, VMT_SYNC_FIT_OK, "parallel hull edges: OK");
+	OK(line_is_feasible(&fit.line, upper, 2, lower, 3), "parallel hull edges: centre feasible");
+	for (int64_t offset = -5; offset <= 0; offset++) {
+		for (int e = 0; e < 2; e++) {
+			int64_t g = bc.span[e];
+
+			worst = fmaxl(worst,
+				      fabsl((long double) (vmt_clock_line_apply(&fit.line, g) -
+							   (g + offset))));
+		}
+	}
+	OK(fit.error_bound_ns >= 3 && (long double) fit.error_bound_ns >= worst,
+	   "parallel hull edges: bound %" PRId64 " covers h = g - 5 (%.3Lf ns away)",
+	   fit.error_bound_ns, worst);
+	worst = brute_max_distance(&bc, &fit.line, &vertex_count);
+	OK(vertex_count > 0 && (long double) fit.error_bound_ns >= worst - 1e-9L &&
+		   (long double) fit.error_bound_ns <= worst + 1,
+	   "parallel hull edges: bound %" PRId64 " vs brute force %.6Lf over %zu vertices",
+	   fit.error_bound_ns, worst, vertex_count);
+}
+
+/* splitmix64: deterministic across platforms. */
+static uint64_t next_u64(uint64_t *state)
+{
+	uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi]. */
+static int64_t next_int(uint64_t *state, int64_t lo, int64_t hi)
+{
+	return lo + (int64_t) (next_u64(state) % (uint64_t) (hi - lo + 1));
+}
+
+/*
+ * Random small cases against the brute force. The true line is
+ * h = (num / den) * g + offset at guest times that are multiples of den; an
+ * upper point adds a delay to h, a lower point subtracts one. Half of the
+ * cases use one constant delay each way (with an occasional slower
+ * message): equal rates then give flat hull edges of equal slope on both
+ * sides. The others draw small delays, where equal edge slopes also occur.
+ */
+static void test_bound_brute_force(void)
+{
+	static const int64_t rates[][2] = { { 1, 1 }, { 1, 1 }, { 2, 1 }, { 1, 2 }, { 3, 2 } };
+	enum { CASES = 20000, MAX_POINTS = 6 };
+	uint64_t state = 42;
+	size_t checked = 0;
+	size_t parallel_checked = 0;
+	size_t failures = 0;
+
+	for (int n = 0; n < CASES; n++) {
+		struct vmt_sync_point upper[MAX_POINTS];
+		struct vmt_sync_point lower[MAX_POINTS];
+		bool is_parallel = n % 2 == 0;
+		size_t rate = is_parallel ? 0 : (size_t) next_int(&state, 0, 4);
+		int64_t num = rates[rate][0];
+		int64_t den = rates[rate][1];
+		int64_t offset = next_int(&state, -20, 20);
+		int64_t delay[2] = { next_int(&state, 0, 6), next_int(&state, 0, 6) };
+		struct brute_case bc = {
+			.upper = upper,
+			.upper_count = (size_t) next_int(&state, 1, MAX_POINTS),
+			.lower = lower,
+			.lower_count = (size_t) next_int(&state, 1, MAX_POINTS),
+		};
+		struct vmt_sync_fit fit;
+		long double worst;
+		size_t vertex_count;
+
+		for (size_t i = 0; i < bc.upper_count + bc.lower_count; i++) {
+			bool is_upper = i < bc.upper_count;
+			int64_t g = den * next_int(&state, 0, is_parallel ? 300 : 30);
+			int64_t d = is_parallel ? delay[is_upper] : next_int(&state, 0, 4);
+			struct vmt_sync_point p;
+
+			if (is_parallel && next_int(&state, 0, 5) == 0) {
+				d += next_int(&state, 1, 3);
+			}
+			p = (struct vmt_sync_point) PT(g, num * g / den + offset +
+								  (is_upper ? d : -d));
+			if (is_upper) {
+				upper[i] = p;
+			} else {
+				lower[i - bc.upper_count] = p;
+			}
+		}
+		bc.span[0] = next_int(&state, -10, is_parallel ? 300 : 30) * den;
+		bc.span[1] = bc.span[0] + next_int(&state, 0, is_parallel ? 300 : 30) * den;
+		if (vmt_sync_fit_points(upper, bc.upper_count, lower, bc.lower_count, bc.span[0],
+					bc.span[1], &fit) != VMT_STATUS_OK) {
+			failures++;
+			continue;
+		}
+		if (fit.status != VMT_SYNC_FIT_OK || fit.error_bound_ns < 0) {
+			continue;
+		}
+		worst = brute_max_distance(&bc, &fit.line, &vertex_count);
+		checked++;
+		parallel_checked += is_parallel;
+		if (vertex_count > 0 && (long double) fit.error_bound_ns >= worst - 1e-9L &&
+		    (long double) fit.error_bound_ns <= worst + 1 + 1e-9L) {
+			continue;
+		}
+		if (failures++ < 5) {
+			printf("# case %d: bound %" PRId64 ", brute force %.6Lf over %zu vertices, "
+			       "span %" PRId64 "..%" PRId64 "\n",
+			       n, fit.error_bound_ns, worst, vertex_count, bc.span[0], bc.span[1]);
+			for (size_t i = 0; i < bc.upper_count; i++) {
+				printf("#   upper (%" PRId64 ", %" PRId64 ")\n", upper[i].guest_ns,
+				       upper[i].host_ns);
+			}
+			for (size_t i = 0; i < bc.lower_count; i++) {
+				printf("#   lower (%" PRId64 ", %" PRId64 ")\n", lower[i].guest_ns,
+				       lower[i].host_ns);
+			}
+		}
+	}
+	OK(checked > CASES / 4 && parallel_checked > CASES / 8,
+	   "brute force: %zu bounded cases checked (%zu with constant delays)", checked,
+	   parallel_checked);
+	IS_I64((int64_t) failures, 0, "brute force: bound within [max vertex distance, +1 ns]");
+}
+
 static void test_empty_and_one_way(void)
 {
 	static const struct vmt_sync_point points[] = { PT(10, 20), PT(30, 41) };
@@ -324,6 +538,8 @@ int main(void)
 	test_hand_polygon();
 	test_hand_polygon_far();
 	test_plausible_slope();
+	test_parallel_hull_edges();
+	test_bound_brute_force();
 	test_empty_and_one_way();
 	test_inconsistent();
 	test_degenerate();
