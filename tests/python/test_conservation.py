@@ -26,6 +26,7 @@ import hashlib
 import json
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -260,6 +261,11 @@ def test_corpus(trace):
     check_conservation([trace])
 
 
+# 2.0.4's own src.ctf.fs segfaults seeking these (packets without times):
+# not run as a reference (the sanitizer CI counts any crash as a report).
+SRC_CTF_FS_SEEK_CRASHES = {Path("deterministic-ordering/b-not-corrupted")}
+
+
 @needs_shared()
 @pytest.mark.parametrize("trace", CORPUS, ids=[str(p.relative_to(BT_CORPUS)) for p in CORPUS])
 def test_corpus_begin(trace):
@@ -267,11 +273,11 @@ def test_corpus_begin(trace):
     stream has a clock) the kept events are the same; where it cannot
     (clockless streams), vmtrace fails the same way, never with a signal."""
     begin = ["--begin=1", "-c", "sink.utils.counter"]
-    # 2.0.4's own src.ctf.fs crashes on `deterministic-ordering/b-not-corrupted`.
-    ref = run_cli([trace, *begin], check_signal=False)
     ours = run_cli(["-c", "source.vmsync.fs", "-p", f'inputs=["{trace}"],sync="none"', *begin])
-    if ref.returncode < 0:
+    if trace.relative_to(BT_CORPUS) in SRC_CTF_FS_SEEK_CRASHES:
+        assert ours.returncode != 0 and "seek" in ours.stderr
         return
+    ref = run_cli([trace, *begin])
     assert (ours.returncode == 0) == (ref.returncode == 0), (ref.stderr[-2000:], ours.stderr[-2000:])
     if ref.returncode == 0:
         assert ours.stdout == ref.stdout
