@@ -198,20 +198,6 @@ static enum vmt_status write_text_pcpu_row(struct vmt_writer *writer,
 	return VMT_STATUS_OK;
 }
 
-static GPtrArray *sorted_values(GHashTable *table, GCompareFunc compare)
-{
-	GPtrArray *values = g_ptr_array_sized_new(g_hash_table_size(table));
-	GHashTableIter iter;
-	gpointer value;
-
-	g_hash_table_iter_init(&iter, table);
-	while (g_hash_table_iter_next(&iter, NULL, &value)) {
-		g_ptr_array_add(values, value);
-	}
-	g_ptr_array_sort(values, compare);
-	return values;
-}
-
 static int compare_pcpus(gconstpointer a, gconstpointer b)
 {
 	const struct text_pcpu *left = *(struct text_pcpu *const *) a;
@@ -310,7 +296,7 @@ static void write_level_table(GString *buf, const struct text_pcpu *pcpu)
 /* Time of each VM's vCPU threads on this CPU, in guest mode and in the hypervisor. */
 static void write_vm_table(GString *buf, const struct text_pcpu *pcpu)
 {
-	GPtrArray *vms = sorted_values(pcpu->vms, compare_vms);
+	GPtrArray *vms = vmt_text_sorted_values(pcpu->vms, compare_vms);
 	struct vmt_text_table table;
 	const struct pcpu_vm *vm;
 	guint i;
@@ -338,7 +324,7 @@ static void write_vm_table(GString *buf, const struct text_pcpu *pcpu)
 
 static void write_thread_table(GString *buf, const struct text_pcpu *pcpu)
 {
-	GPtrArray *threads = sorted_values(pcpu->threads, compare_threads);
+	GPtrArray *threads = vmt_text_sorted_values(pcpu->threads, compare_threads);
 	const struct pcpu_thread *thread;
 	struct vmt_text_table table;
 	guint i;
@@ -378,7 +364,7 @@ static void write_pcpu_section(GString *buf, const struct text_pcpu *pcpu)
 static enum vmt_status finish_text_pcpu(struct vmt_writer *writer)
 {
 	struct text_pcpu_priv *priv = writer->priv;
-	GPtrArray *pcpus = sorted_values(priv->pcpus, compare_pcpus);
+	GPtrArray *pcpus = vmt_text_sorted_values(priv->pcpus, compare_pcpus);
 	enum vmt_status status = VMT_STATUS_OK;
 	guint i;
 

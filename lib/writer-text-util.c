@@ -415,3 +415,17 @@ char *vmt_text_exit_reason_label(int64_t reason, bool is_svm)
 	}
 	return g_strdup_printf("reason %" PRId64, reason);
 }
+
+GPtrArray *vmt_text_sorted_values(GHashTable *table, GCompareFunc compare)
+{
+	GPtrArray *values = g_ptr_array_sized_new(g_hash_table_size(table));
+	GHashTableIter iter;
+	gpointer value;
+
+	g_hash_table_iter_init(&iter, table);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		g_ptr_array_add(values, value);
+	}
+	g_ptr_array_sort(values, compare);
+	return values;
+}

@@ -361,20 +361,6 @@ static int compare_exits(gconstpointer a, gconstpointer b)
 }
 
 /* The values of `table`, sorted with `compare`; the caller unrefs the result. */
-static GPtrArray *sorted_values(GHashTable *table, GCompareFunc compare)
-{
-	GPtrArray *values = g_ptr_array_sized_new(g_hash_table_size(table));
-	GHashTableIter iter;
-	gpointer value;
-
-	g_hash_table_iter_init(&iter, table);
-	while (g_hash_table_iter_next(&iter, NULL, &value)) {
-		g_ptr_array_add(values, value);
-	}
-	g_ptr_array_sort(values, compare);
-	return values;
-}
-
 /*
  * Nearest-rank percentile of the sorted, non-empty `values`: the smallest
  * value with at least `p`% of the values at or below it. Exact, and always
@@ -531,7 +517,7 @@ static void write_preemption_line(struct text_report *report, struct text_vcpu *
 
 static void write_preemptor_table(struct text_report *report, const struct text_vcpu *vcpu)
 {
-	GPtrArray *preemptors = sorted_values(vcpu->preemptors, compare_preemptors);
+	GPtrArray *preemptors = vmt_text_sorted_values(vcpu->preemptors, compare_preemptors);
 	const struct text_preemptor *preemptor;
 	uint64_t preempted_ns = vcpu->state_ns[VMT_VCPU_STATE_PREEMPTED];
 	struct vmt_text_table table;
@@ -577,7 +563,7 @@ static void write_exit_table(struct text_report *report, const struct text_vcpu 
 {
 	static const char *const headers[] = { "VM-EXIT",  "Samples",  "Samples%", "Time%",
 					       "Min Time", "Max Time", "Avg time" };
-	GPtrArray *exits = sorted_values(vcpu->exits, compare_exits);
+	GPtrArray *exits = vmt_text_sorted_values(vcpu->exits, compare_exits);
 	struct vmt_text_table table;
 	uint64_t total_ns, count = count_exits(vcpu, &total_ns);
 	char *total;
@@ -647,7 +633,7 @@ static bool resolve_is_svm(const struct vmt_writer *writer, const struct text_vc
 static enum vmt_status finish_text_vcpu(struct vmt_writer *writer)
 {
 	struct text_vcpu_priv *priv = writer->priv;
-	GPtrArray *vcpus = sorted_values(priv->vcpus, compare_vcpus);
+	GPtrArray *vcpus = vmt_text_sorted_values(priv->vcpus, compare_vcpus);
 	struct text_report report = {
 		.buf = writer->buf,
 		.is_svm = resolve_is_svm(writer, priv),

@@ -48,6 +48,9 @@ VMT_HIDDEN void vmt_text_table_add_printf(struct vmt_text_table *table, const ch
 VMT_HIDDEN void vmt_text_table_write(const struct vmt_text_table *table, GString *buf,
 				     const char *indent);
 
+/* The values of `table` (borrowed) in a new array, sorted by `compare`. */
+VMT_HIDDEN GPtrArray *vmt_text_sorted_values(GHashTable *table, GCompareFunc compare);
+
 /*
  * Returns `ns` in the largest unit (ns, µs, ms, s) that keeps it at 1 or
  * more, truncated to 3 decimals ("999 ns", "1.500 µs", "12.000 ms").

@@ -11,6 +11,7 @@
 
 #include "lib/host-model.h"
 
+#include "host-events.h"
 #include "tap.h"
 
 static const char *state_name(enum vmt_vcpu_state state)
@@ -62,85 +63,6 @@ static const struct vmt_host_model_listener listener = {
 	.cpu_changed = NULL,
 };
 
-static struct vmt_host_event base(enum vmt_host_event_kind kind, int64_t ts, int64_t cpu)
-{
-	struct vmt_host_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = kind;
-	ev.ts = ts;
-	ev.cpu = cpu;
-	ev.ctx_tid = -1;
-	ev.ctx_pid = -1;
-	return ev;
-}
-
-static void statedump(struct vmt_host_model *m, int64_t ts, int64_t tid, int64_t pid,
-		      const char *name)
-{
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_STATEDUMP_PROCESS, ts, 0);
-
-	ev.u.statedump.tid = tid;
-	ev.u.statedump.pid = pid;
-	ev.u.statedump.name = name;
-	vmt_host_model_handle(m, &ev);
-}
-
-static void sched_switch(struct vmt_host_model *m, int64_t ts, int64_t cpu, int64_t prev_tid,
-			 const char *prev_comm, int64_t prev_state, int64_t next_tid,
-			 const char *next_comm)
-{
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_SCHED_SWITCH, ts, cpu);
-
-	ev.u.sched_switch.prev_tid = prev_tid;
-	ev.u.sched_switch.prev_comm = prev_comm;
-	ev.u.sched_switch.prev_state = prev_state;
-	ev.u.sched_switch.next_tid = next_tid;
-	ev.u.sched_switch.next_comm = next_comm;
-	vmt_host_model_handle(m, &ev);
-}
-
-static void entry(struct vmt_host_model *m, int64_t ts, int64_t cpu, int64_t vcpu_id)
-{
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_KVM_ENTRY, ts, cpu);
-
-	ev.u.entry.vcpu_id = vcpu_id;
-	vmt_host_model_handle(m, &ev);
-}
-
-static void kvm_exit(struct vmt_host_model *m, int64_t ts, int64_t cpu, uint64_t reason,
-		     int64_t isa, int64_t vcpu_id)
-{
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_KVM_EXIT, ts, cpu);
-
-	ev.u.exit.exit_reason = reason;
-	ev.u.exit.isa = isa;
-	ev.u.exit.vcpu_id = vcpu_id;
-	vmt_host_model_handle(m, &ev);
-}
-
-static void vm_uuid(struct vmt_host_model *m, int64_t ts, int64_t pid, const char *uuid)
-{
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_VM_UUID, ts, 0);
-
-	ev.u.vm_uuid.pid = pid;
-	ev.u.vm_uuid.uuid = uuid;
-	vmt_host_model_handle(m, &ev);
-}
-
-static void fork_thread(struct vmt_host_model *m, int64_t ts, int64_t child_tid, int64_t child_pid,
-			const char *comm)
-{
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_PROCESS_FORK, ts, 0);
-
-	ev.u.fork.parent_tid = 1;
-	ev.u.fork.parent_pid = 1;
-	ev.u.fork.child_tid = child_tid;
-	ev.u.fork.child_pid = child_pid;
-	ev.u.fork.child_comm = comm;
-	vmt_host_model_handle(m, &ev);
-}
-
 static const struct change *last_change(void)
 {
 	return changes->len ? &g_array_index(changes, struct change, changes->len - 1) : NULL;
@@ -170,35 +92,35 @@ static void test_states(void)
 	struct vmt_host_model *m = new_model();
 	struct vmt_vm *vm;
 
-	statedump(m, 1, 100, 100, "qemu-system-x86");
-	statedump(m, 2, 101, 100, "CPU 0/KVM");
+	feed_statedump(m, 1, 100, 100, "qemu-system-x86");
+	feed_statedump(m, 2, 101, 100, "CPU 0/KVM");
 	OK(changes->len == 0, "a name alone starts no timeline");
-	sched_switch(m, 10, 0, 0, "swapper/0", 0, 101, "CPU 0/KVM");
+	feed_sched_switch(m, 10, 0, 0, "swapper/0", 0, 101, "CPU 0/KVM");
 	expect_last("switch-in", 101, 10, VMT_VCPU_STATE_HYPERVISOR, 0, -1);
-	entry(m, 20, 0, 0);
+	feed_entry(m, 20, 0, 0);
 	expect_last("entry", 101, 20, VMT_VCPU_STATE_RUNNING, 0, -1);
-	kvm_exit(m, 30, 0, 1, 1, -1);
+	feed_exit(m, 30, 0, 1, 1, -1);
 	expect_last("exit", 101, 30, VMT_VCPU_STATE_HYPERVISOR, 0, 1);
-	sched_switch(m, 40, 0, 101, "CPU 0/KVM", 0, 200, "stress,\"x\"");
+	feed_sched_switch(m, 40, 0, 101, "CPU 0/KVM", 0, 200, "stress,\"x\"");
 	expect_last("runnable switch-out", 101, 40, VMT_VCPU_STATE_PREEMPTED, -1, 1);
 	IS_I64(last_change()->preempted_by_tid, 200, "preemptor tid");
-	sched_switch(m, 50, 1, 0, "swapper/1", 0, 101, "CPU 0/KVM");
+	feed_sched_switch(m, 50, 1, 0, "swapper/1", 0, 101, "CPU 0/KVM");
 	expect_last("switch-in on another CPU", 101, 50, VMT_VCPU_STATE_HYPERVISOR, 1, 1);
-	entry(m, 60, 1, 0);
-	kvm_exit(m, 70, 1, 0x80000000u | 12, 1, -1);
+	feed_entry(m, 60, 1, 0);
+	feed_exit(m, 70, 1, 0x80000000u | 12, 1, -1);
 	expect_last("VMX flag bits masked", 101, 70, VMT_VCPU_STATE_HYPERVISOR, 1, 12);
-	sched_switch(m, 80, 1, 101, "CPU 0/KVM", 1, 0, "swapper/1");
+	feed_sched_switch(m, 80, 1, 101, "CPU 0/KVM", 1, 0, "swapper/1");
 	expect_last("blocked after HLT", 101, 80, VMT_VCPU_STATE_IDLE, -1, 12);
-	sched_switch(m, 90, 1, 0, "swapper/1", 0, 101, "CPU 0/KVM");
-	entry(m, 95, 1, 0);
-	kvm_exit(m, 100, 1, 30, 1, -1);
-	sched_switch(m, 110, 1, 101, "CPU 0/KVM", 2, 0, "swapper/1");
+	feed_sched_switch(m, 90, 1, 0, "swapper/1", 0, 101, "CPU 0/KVM");
+	feed_entry(m, 95, 1, 0);
+	feed_exit(m, 100, 1, 30, 1, -1);
+	feed_sched_switch(m, 110, 1, 101, "CPU 0/KVM", 2, 0, "swapper/1");
 	expect_last("blocked after I/O", 101, 110, VMT_VCPU_STATE_BLOCKED, -1, 30);
-	sched_switch(m, 120, 1, 0, "swapper/1", 0, 101, "CPU 0/KVM");
-	sched_switch(m, 130, 1, 101, "CPU 0/KVM", 256, 0, "swapper/1");
+	feed_sched_switch(m, 120, 1, 0, "swapper/1", 0, 101, "CPU 0/KVM");
+	feed_sched_switch(m, 130, 1, 101, "CPU 0/KVM", 256, 0, "swapper/1");
 	expect_last("prev_state 256 is runnable", 101, 130, VMT_VCPU_STATE_PREEMPTED, -1, 30);
-	sched_switch(m, 140, 1, 0, "swapper/1", 0, 101, "CPU 0/KVM");
-	sched_switch(m, 150, 1, 101, "CPU 0/KVM", 257, 0, "swapper/1");
+	feed_sched_switch(m, 140, 1, 0, "swapper/1", 0, 101, "CPU 0/KVM");
+	feed_sched_switch(m, 150, 1, 101, "CPU 0/KVM", 257, 0, "swapper/1");
 	expect_last("prev_state 257 is blocked", 101, 150, VMT_VCPU_STATE_BLOCKED, -1, 30);
 	vm = vmt_host_model_find_vm(m, NULL, false, 0);
 	OK(vm == NULL, "no VM found without a key");
@@ -214,14 +136,14 @@ static void test_svm(void)
 {
 	struct vmt_host_model *m = new_model();
 
-	statedump(m, 1, 301, 300, "CPU 0/KVM");
-	sched_switch(m, 10, 0, 0, "swapper/0", 0, 301, "CPU 0/KVM");
-	kvm_exit(m, 20, 0, 0x78, 2, -1);
-	sched_switch(m, 30, 0, 301, "CPU 0/KVM", 1, 0, "swapper/0");
+	feed_statedump(m, 1, 301, 300, "CPU 0/KVM");
+	feed_sched_switch(m, 10, 0, 0, "swapper/0", 0, 301, "CPU 0/KVM");
+	feed_exit(m, 20, 0, 0x78, 2, -1);
+	feed_sched_switch(m, 30, 0, 301, "CPU 0/KVM", 1, 0, "swapper/0");
 	expect_last("SVM HLT then block is idle", 301, 30, VMT_VCPU_STATE_IDLE, -1, 0x78);
-	sched_switch(m, 40, 0, 0, "swapper/0", 0, 301, "CPU 0/KVM");
-	kvm_exit(m, 50, 0, 0x78, 1, -1);
-	sched_switch(m, 60, 0, 301, "CPU 0/KVM", 1, 0, "swapper/0");
+	feed_sched_switch(m, 40, 0, 0, "swapper/0", 0, 301, "CPU 0/KVM");
+	feed_exit(m, 50, 0, 0x78, 1, -1);
+	feed_sched_switch(m, 60, 0, 301, "CPU 0/KVM", 1, 0, "swapper/0");
 	expect_last("reason 0x78 under VMX is not HLT", 301, 60, VMT_VCPU_STATE_BLOCKED, -1, 0x78);
 	vmt_host_model_destroy(m);
 }
@@ -231,16 +153,16 @@ static void test_index_sources(void)
 	struct vmt_host_model *m = new_model();
 	struct vmt_vm *vm;
 
-	statedump(m, 1, 401, 400, "qemu-system-x86");
-	statedump(m, 1, 402, 400, "qemu-system-x86");
-	statedump(m, 1, 403, 400, "CPU 5/KVM");
-	sched_switch(m, 10, 0, 0, "swapper/0", 0, 401, "qemu-system-x86");
-	entry(m, 11, 0, (int64_t) 0x8a3c4000);
-	sched_switch(m, 12, 0, 401, "qemu-system-x86", 0, 402, "qemu-system-x86");
-	entry(m, 13, 0, 1);
-	kvm_exit(m, 14, 0, 1, 1, 2);
-	sched_switch(m, 15, 0, 402, "qemu-system-x86", 0, 403, "CPU 5/KVM");
-	kvm_exit(m, 16, 0, 1, 1, 3);
+	feed_statedump(m, 1, 401, 400, "qemu-system-x86");
+	feed_statedump(m, 1, 402, 400, "qemu-system-x86");
+	feed_statedump(m, 1, 403, 400, "CPU 5/KVM");
+	feed_sched_switch(m, 10, 0, 0, "swapper/0", 0, 401, "qemu-system-x86");
+	feed_entry(m, 11, 0, (int64_t) 0x8a3c4000);
+	feed_sched_switch(m, 12, 0, 401, "qemu-system-x86", 0, 402, "qemu-system-x86");
+	feed_entry(m, 13, 0, 1);
+	feed_exit(m, 14, 0, 1, 1, 2);
+	feed_sched_switch(m, 15, 0, 402, "qemu-system-x86", 0, 403, "CPU 5/KVM");
+	feed_exit(m, 16, 0, 1, 1, 3);
 	vm = vmt_host_model_find_vm_by_pid(m, 400);
 	OK(vm && vmt_host_model_find_vcpu_thread(vm, 0) == NULL,
 	   "a pointer-valued entry vcpu_id is not an index");
@@ -260,9 +182,9 @@ static void test_late_identification(void)
 	struct vmt_host_model *m = new_model();
 	const struct change *first;
 
-	sched_switch(m, 10, 0, 0, "swapper/0", 0, 31, "qemucpu1");
+	feed_sched_switch(m, 10, 0, 0, "swapper/0", 0, 31, "qemucpu1");
 	OK(changes->len == 0, "an unnamed thread is not a vCPU before its first entry");
-	entry(m, 15, 0, 0);
+	feed_entry(m, 15, 0, 0);
 	OK(changes->len == 2, "identification at the entry gives two changes");
 	first = &g_array_index(changes, struct change, 0);
 	OK(first->ts == 10 && first->state == VMT_VCPU_STATE_HYPERVISOR && first->cpu == 0,
@@ -277,28 +199,28 @@ static void test_uuids(void)
 	struct vmt_host_event ev;
 	struct vmt_vm *vm;
 
-	statedump(m, 1, 501, 500, "CPU 0/KVM");
-	vm_uuid(m, 2, 500, "8F1A2B3C-0000-4000-8000-00000000ABCD");
+	feed_statedump(m, 1, 501, 500, "CPU 0/KVM");
+	feed_vm_uuid(m, 2, 500, "8F1A2B3C-0000-4000-8000-00000000ABCD");
 	vm = vmt_host_model_find_vm(m, "8f1a2b3c-0000-4000-8000-00000000abcd", false, 0);
 	OK(vm && vm->pid == 500, "statedump UUID found, case-insensitively");
-	sched_switch(m, 10, 0, 0, "swapper/0", 0, 501, "CPU 0/KVM");
-	ev = base(VMT_HOST_EVENT_HYPERCALL, 20, 0);
+	feed_sched_switch(m, 10, 0, 0, "swapper/0", 0, 501, "CPU 0/KVM");
+	ev = ev_base(VMT_HOST_EVENT_HYPERCALL, 20, 0);
 	ev.u.hypercall.nr = 5;
 	ev.u.hypercall.a0 = 7;
 	ev.u.hypercall.a1 = 0xdeadbeefcafe;
 	vmt_host_model_handle(m, &ev);
-	ev = base(VMT_HOST_EVENT_HYPERCALL, 21, 0);
+	ev = ev_base(VMT_HOST_EVENT_HYPERCALL, 21, 0);
 	ev.u.hypercall.nr = 5;
 	ev.u.hypercall.a1 = 3; /* A PV spinlock kick: APIC id 3, no guest has vm_uid 3. */
 	vmt_host_model_handle(m, &ev);
 	OK(vmt_host_model_find_vm(m, NULL, true, 0xdeadbeefcafe) == vm,
 	   "vm_uid from a hypercall nr 5 finds the VM");
-	ev = base(VMT_HOST_EVENT_VM_DESTROYED, 30, 0);
+	ev = ev_base(VMT_HOST_EVENT_VM_DESTROYED, 30, 0);
 	ev.u.vm_destroyed.pid = 500;
 	vmt_host_model_handle(m, &ev);
 	OK(vmt_host_model_find_vm(m, "8f1a2b3c-0000-4000-8000-00000000abcd", false, 0) == NULL,
 	   "a destroyed VM is not found any more");
-	vm_uuid(m, 40, 600, "not-a-uuid");
+	feed_vm_uuid(m, 40, 600, "not-a-uuid");
 	OK(vmt_host_model_find_vm(m, "not-a-uuid", false, 0) == NULL, "a bad UUID is ignored");
 	vmt_host_model_destroy(m);
 }
@@ -307,14 +229,14 @@ static void test_absent_prev_state(void)
 {
 	struct vmt_host_model *m = new_model();
 
-	statedump(m, 1, 501, 500, "CPU 0/KVM");
-	sched_switch(m, 10, 0, 0, "swapper/0", 0, 501, "CPU 0/KVM");
-	entry(m, 15, 0, 0);
+	feed_statedump(m, 1, 501, 500, "CPU 0/KVM");
+	feed_sched_switch(m, 10, 0, 0, "swapper/0", 0, 501, "CPU 0/KVM");
+	feed_entry(m, 15, 0, 0);
 	/* -1: what the decoder gives for a `sched_switch` without `prev_state`. */
-	sched_switch(m, 20, 0, 501, "CPU 0/KVM", -1, 0, "swapper/0");
+	feed_sched_switch(m, 20, 0, 501, "CPU 0/KVM", -1, 0, "swapper/0");
 	OK(last_change() && !last_change()->ended,
 	   "an absent prev_state does not end the vCPU thread (all bits set is no death)");
-	sched_switch(m, 30, 0, 0, "swapper/0", 0, 501, "CPU 0/KVM");
+	feed_sched_switch(m, 30, 0, 0, "swapper/0", 0, 501, "CPU 0/KVM");
 	expect_last("the same vCPU thread runs on", 501, 30, VMT_VCPU_STATE_HYPERVISOR, 0, -1);
 	vmt_host_model_destroy(m);
 }
@@ -325,9 +247,9 @@ static void test_vm_named_when_pid_comes_late(void)
 	struct vmt_vm *vm;
 
 	/* The VM is known first, then its main thread by name, then that thread's pid. */
-	vm_uuid(m, 5, 500, "8f1a2b3c-0000-4000-8000-00000000abcd");
-	sched_switch(m, 6, 1, 0, "swapper/1", 0, 500, "qemu-system-x86");
-	statedump(m, 7, 500, 500, "qemu-system-x86");
+	feed_vm_uuid(m, 5, 500, "8f1a2b3c-0000-4000-8000-00000000abcd");
+	feed_sched_switch(m, 6, 1, 0, "swapper/1", 0, 500, "qemu-system-x86");
+	feed_statedump(m, 7, 500, 500, "qemu-system-x86");
 	vm = vmt_host_model_find_vm(m, "8f1a2b3c-0000-4000-8000-00000000abcd", false, 0);
 	OK(vm && strcmp(vm->comm, "qemu-system-x86") == 0,
 	   "the VM takes its main thread's name once the pid is known (got \"%s\")",
@@ -342,32 +264,32 @@ static void test_reuse(void)
 	struct vmt_thread *old_thread, *new_thread;
 	struct vmt_vm *vm;
 
-	fork_thread(m, 1, 700, 700, "qemu-system-x86");
-	fork_thread(m, 2, 701, 700, "CPU 0/KVM");
-	vm_uuid(m, 3, 700, "11111111-2222-3333-4444-555555555555");
-	sched_switch(m, 10, 0, 0, "swapper/0", 0, 701, "CPU 0/KVM");
+	feed_fork(m, 1, 700, 700, "qemu-system-x86");
+	feed_fork(m, 2, 701, 700, "CPU 0/KVM");
+	feed_vm_uuid(m, 3, 700, "11111111-2222-3333-4444-555555555555");
+	feed_sched_switch(m, 10, 0, 0, "swapper/0", 0, 701, "CPU 0/KVM");
 	old_thread = vmt_host_model_find_vcpu_thread(
 		vmt_host_model_find_vm(m, "11111111-2222-3333-4444-555555555555", false, 0), 0);
-	ev = base(VMT_HOST_EVENT_PROCESS_EXIT, 20, 0);
+	ev = ev_base(VMT_HOST_EVENT_PROCESS_EXIT, 20, 0);
 	ev.u.process_exit.tid = 701;
 	vmt_host_model_handle(m, &ev);
-	sched_switch(m, 25, 0, 701, "CPU 0/KVM", 0, 0, "swapper/0");
+	feed_sched_switch(m, 25, 0, 701, "CPU 0/KVM", 0, 0, "swapper/0");
 	OK(last_change()->ended && last_change()->ts == 25,
 	   "the switch-out after sched_process_exit ends the timeline");
-	ev = base(VMT_HOST_EVENT_VM_DESTROYED, 30, 0);
+	ev = ev_base(VMT_HOST_EVENT_VM_DESTROYED, 30, 0);
 	ev.u.vm_destroyed.pid = 700;
 	vmt_host_model_handle(m, &ev);
-	fork_thread(m, 40, 700, 700, "qemu-system-x86");
-	fork_thread(m, 41, 701, 700, "CPU 0/KVM");
-	vm_uuid(m, 42, 700, "99999999-2222-3333-4444-555555555555");
+	feed_fork(m, 40, 700, 700, "qemu-system-x86");
+	feed_fork(m, 41, 701, 700, "CPU 0/KVM");
+	feed_vm_uuid(m, 42, 700, "99999999-2222-3333-4444-555555555555");
 	vm = vmt_host_model_find_vm(m, "99999999-2222-3333-4444-555555555555", false, 0);
 	new_thread = vmt_host_model_find_vcpu_thread(vm, 0);
 	OK(vm && new_thread && new_thread != old_thread && new_thread->tid == 701,
 	   "a reused tid is a new vCPU thread instance of the new VM");
 	OK(old_thread && !old_thread->is_alive && old_thread->vm != vm,
 	   "the old instance stays dead, with its old VM");
-	sched_switch(m, 50, 0, 0, "swapper/0", 0, 701, "CPU 0/KVM");
-	sched_switch(m, 60, 0, 701, "CPU 0/KVM", 16, 0, "swapper/0");
+	feed_sched_switch(m, 50, 0, 0, "swapper/0", 0, 701, "CPU 0/KVM");
+	feed_sched_switch(m, 60, 0, 701, "CPU 0/KVM", 16, 0, "swapper/0");
 	OK(last_change()->ended && last_change()->ts == 60, "prev_state EXIT_DEAD ends it too");
 	vmt_host_model_destroy(m);
 }
@@ -375,7 +297,7 @@ static void test_reuse(void)
 static void test_tid_context(void)
 {
 	struct vmt_host_model *m = new_model();
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_KVM_ENTRY, 10, 3);
+	struct vmt_host_event ev = ev_base(VMT_HOST_EVENT_KVM_ENTRY, 10, 3);
 
 	ev.ctx_tid = 801;
 	ev.ctx_pid = 800;

@@ -14,6 +14,7 @@
 #include "lib/row-store.h"
 #include "lib/writer.h"
 
+#include "host-events.h"
 #include "tap.h"
 
 static struct vmt_log_ctx log_ctx = VMT_LOG_CTX_INIT_STANDALONE(BT_LOGGING_LEVEL_NONE);
@@ -46,70 +47,6 @@ static void set_guest(struct vmt_intervals *intervals, struct vmt_host_model *m,
 	guest.tid = tid;
 	guest.comm = comm;
 	vmt_intervals_guest_thread_changed(intervals, m, vm, vcpu, ts);
-}
-
-static struct vmt_host_event base(enum vmt_host_event_kind kind, int64_t ts, int64_t cpu)
-{
-	struct vmt_host_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = kind;
-	ev.ts = ts;
-	ev.cpu = cpu;
-	ev.ctx_tid = -1;
-	ev.ctx_pid = -1;
-	return ev;
-}
-
-static void statedump(struct vmt_host_model *m, int64_t ts, int64_t tid, int64_t pid,
-		      const char *name)
-{
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_STATEDUMP_PROCESS, ts, 0);
-
-	ev.u.statedump.tid = tid;
-	ev.u.statedump.pid = pid;
-	ev.u.statedump.name = name;
-	vmt_host_model_handle(m, &ev);
-}
-
-static void sw(struct vmt_host_model *m, int64_t ts, int64_t cpu, int64_t prev, const char *pc,
-	       int64_t state, int64_t next, const char *nc)
-{
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_SCHED_SWITCH, ts, cpu);
-
-	ev.u.sched_switch.prev_tid = prev;
-	ev.u.sched_switch.prev_comm = pc;
-	ev.u.sched_switch.prev_state = state;
-	ev.u.sched_switch.next_tid = next;
-	ev.u.sched_switch.next_comm = nc;
-	vmt_host_model_handle(m, &ev);
-}
-
-static void entry(struct vmt_host_model *m, int64_t ts, int64_t cpu)
-{
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_KVM_ENTRY, ts, cpu);
-
-	ev.u.entry.vcpu_id = -1;
-	vmt_host_model_handle(m, &ev);
-}
-
-static void kexit(struct vmt_host_model *m, int64_t ts, int64_t cpu, uint64_t reason)
-{
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_KVM_EXIT, ts, cpu);
-
-	ev.u.exit.exit_reason = reason;
-	ev.u.exit.isa = 1;
-	ev.u.exit.vcpu_id = -1;
-	vmt_host_model_handle(m, &ev);
-}
-
-static void vm_uuid(struct vmt_host_model *m, int64_t ts, int64_t pid, const char *uuid)
-{
-	struct vmt_host_event ev = base(VMT_HOST_EVENT_VM_UUID, ts, 0);
-
-	ev.u.vm_uuid.pid = pid;
-	ev.u.vm_uuid.uuid = uuid;
-	vmt_host_model_handle(m, &ev);
 }
 
 /* Runs `finish` into a CSV string (caller frees). */
@@ -149,26 +86,26 @@ static void test_vcpu_rows(void)
 
 	vmt_intervals_set_guest_lookup(intervals, lookup_guest, NULL);
 
-	statedump(m, 1, 100, 100, "qemu-a");
-	statedump(m, 1, 101, 100, "CPU 0/KVM");
-	statedump(m, 1, 200, 200, "qemu-b");
-	statedump(m, 1, 201, 200, "CPU 0/KVM");
-	vm_uuid(m, 2, 100, UUID_A);
-	vm_uuid(m, 2, 200, UUID_B);
+	feed_statedump(m, 1, 100, 100, "qemu-a");
+	feed_statedump(m, 1, 101, 100, "CPU 0/KVM");
+	feed_statedump(m, 1, 200, 200, "qemu-b");
+	feed_statedump(m, 1, 201, 200, "CPU 0/KVM");
+	feed_vm_uuid(m, 2, 100, UUID_A);
+	feed_vm_uuid(m, 2, 200, UUID_B);
 	vm_a = vmt_host_model_find_vm(m, UUID_A, false, 0);
 	g_strlcpy(vm_a->guest_hostname, "web", sizeof(vm_a->guest_hostname));
-	sw(m, 10, 0, 0, "swapper/0", 0, 101, "CPU 0/KVM");
-	entry(m, 20, 0);
+	feed_sched_switch(m, 10, 0, 0, "swapper/0", 0, 101, "CPU 0/KVM");
+	feed_entry(m, 20, 0, -1);
 	set_guest(intervals, m, vm_a, 0, 42, "nginx, \"w\"", 25);
-	kexit(m, 30, 0, 1);
-	sw(m, 40, 0, 101, "CPU 0/KVM", 256, 201, "CPU 0/KVM");
-	entry(m, 50, 0);
-	kexit(m, 60, 0, 12);
-	sw(m, 70, 0, 201, "CPU 0/KVM", 1, 101, "CPU 0/KVM");
-	entry(m, 80, 0);
+	feed_exit(m, 30, 0, 1, 1, -1);
+	feed_sched_switch(m, 40, 0, 101, "CPU 0/KVM", 256, 201, "CPU 0/KVM");
+	feed_entry(m, 50, 0, -1);
+	feed_exit(m, 60, 0, 12, 1, -1);
+	feed_sched_switch(m, 70, 0, 201, "CPU 0/KVM", 1, 101, "CPU 0/KVM");
+	feed_entry(m, 80, 0, -1);
 	/* Two changes at one time: the zero-length hypervisor row vanishes. */
-	kexit(m, 90, 0, 32);
-	entry(m, 90, 0);
+	feed_exit(m, 90, 0, 32, 1, -1);
+	feed_entry(m, 90, 0, -1);
 	csv = finish_csv(intervals, VMT_WRITER_VIEW_VCPU, 100);
 	check_csv(
 		csv,
@@ -198,18 +135,18 @@ static void test_late_identity_and_death(void)
 	struct vmt_host_event ev;
 	char *csv;
 
-	statedump(m, 1, 300, 300, "qemu-system-x86");
-	statedump(m, 1, 301, 300, "qemu-system-x86");
-	sw(m, 10, 1, 0, "swapper/1", 0, 301, "qemu-system-x86");
-	ev = base(VMT_HOST_EVENT_KVM_EXIT, 15, 1);
+	feed_statedump(m, 1, 300, 300, "qemu-system-x86");
+	feed_statedump(m, 1, 301, 300, "qemu-system-x86");
+	feed_sched_switch(m, 10, 1, 0, "swapper/1", 0, 301, "qemu-system-x86");
+	ev = ev_base(VMT_HOST_EVENT_KVM_EXIT, 15, 1);
 	ev.u.exit.exit_reason = 48;
 	ev.u.exit.isa = 1;
 	ev.u.exit.vcpu_id = 3;
 	vmt_host_model_handle(m, &ev);
-	ev = base(VMT_HOST_EVENT_PROCESS_EXIT, 20, 1);
+	ev = ev_base(VMT_HOST_EVENT_PROCESS_EXIT, 20, 1);
 	ev.u.process_exit.tid = 301;
 	vmt_host_model_handle(m, &ev);
-	sw(m, 25, 1, 301, "qemu-system-x86", 0, 0, "swapper/1");
+	feed_sched_switch(m, 25, 1, 301, "qemu-system-x86", 0, 0, "swapper/1");
 	csv = finish_csv(intervals, VMT_WRITER_VIEW_VCPU, 100);
 	check_csv(
 		csv,
@@ -233,15 +170,15 @@ static void test_pcpu_rows(void)
 
 	vmt_intervals_set_guest_lookup(intervals, lookup_guest, NULL);
 
-	statedump(m, 1, 101, 100, "CPU 0/KVM");
-	vm_uuid(m, 2, 100, UUID_A);
+	feed_statedump(m, 1, 101, 100, "CPU 0/KVM");
+	feed_vm_uuid(m, 2, 100, UUID_A);
 	vm = vmt_host_model_find_vm(m, UUID_A, false, 0);
-	sw(m, 10, 2, 0, "swapper/2", 0, 7, "kworker/2:1");
-	sw(m, 20, 2, 7, "kworker/2:1", 1, 101, "CPU 0/KVM");
-	entry(m, 30, 2);
+	feed_sched_switch(m, 10, 2, 0, "swapper/2", 0, 7, "kworker/2:1");
+	feed_sched_switch(m, 20, 2, 7, "kworker/2:1", 1, 101, "CPU 0/KVM");
+	feed_entry(m, 30, 2, -1);
 	set_guest(intervals, m, vm, 0, 55, "bash", 35);
-	kexit(m, 40, 2, 1);
-	sw(m, 50, 2, 101, "CPU 0/KVM", 0, 0, "swapper/2");
+	feed_exit(m, 40, 2, 1, 1, -1);
+	feed_sched_switch(m, 50, 2, 101, "CPU 0/KVM", 0, 0, "swapper/2");
 	csv = finish_csv(intervals, VMT_WRITER_VIEW_PCPU, 60);
 	check_csv(csv,
 		  "pcpu,begin_ns,end_ns,duration_ns,level,host_tid,host_comm,vm_uuid,vm_name,vcpu,"

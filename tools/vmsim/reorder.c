@@ -17,10 +17,13 @@
  */
 #include <string.h>
 
+#include "heap.h"
 #include "vmsim.h"
 
-static bool rec_less(const struct vmsim_rec *a, const struct vmsim_rec *b)
+static bool rec_less(const void *left, const void *right)
 {
+	const struct vmsim_rec *a = left, *b = right;
+
 	return a->t < b->t || (a->t == b->t && a->seq < b->seq);
 }
 
@@ -41,10 +44,6 @@ struct vmsim_rec *vmsim_rec_new(struct vmsim *sim, int64_t t, enum vmsim_kind ki
 
 void vmsim_rec_push(struct vmsim *sim)
 {
-	struct vmsim_rec *h;
-	struct vmsim_rec tmp;
-	guint i;
-
 	sim->scratch.seq = sim->seq++;
 	if (sim->scratch.kind < VMSIM_EV_COUNT) {
 		sim->generated++;
@@ -52,50 +51,12 @@ void vmsim_rec_push(struct vmsim *sim)
 			sim->max_host_gen_t = MAX(sim->max_host_gen_t, sim->scratch.t);
 		}
 	}
-	g_array_append_val(sim->heap, sim->scratch);
-	h = (struct vmsim_rec *) (void *) sim->heap->data;
-	for (i = sim->heap->len - 1; i > 0; i = (i - 1) / 2) {
-		guint parent = (i - 1) / 2;
-
-		if (!rec_less(&h[i], &h[parent])) {
-			break;
-		}
-		tmp = h[i];
-		h[i] = h[parent];
-		h[parent] = tmp;
-	}
+	vmsim_heap_push(sim->heap, &sim->scratch, rec_less);
 }
 
 static void heap_pop(struct vmsim *sim, struct vmsim_rec *out)
 {
-	struct vmsim_rec *h = (struct vmsim_rec *) (void *) sim->heap->data;
-	guint n = sim->heap->len - 1;
-	guint i = 0;
-
-	*out = h[0];
-	if (n > 0) {
-		h[0] = h[n];
-	}
-	g_array_set_size(sim->heap, n);
-	for (;;) {
-		guint l = 2 * i + 1;
-		guint m = i;
-		struct vmsim_rec tmp;
-
-		if (l < n && rec_less(&h[l], &h[m])) {
-			m = l;
-		}
-		if (l + 1 < n && rec_less(&h[l + 1], &h[m])) {
-			m = l + 1;
-		}
-		if (m == i) {
-			break;
-		}
-		tmp = h[i];
-		h[i] = h[m];
-		h[m] = tmp;
-		i = m;
-	}
+	vmsim_heap_pop(sim->heap, out, rec_less);
 }
 
 static void queue_push(struct vmsim_trace *tr, const struct vmsim_rec *rec)

@@ -7,63 +7,28 @@
  */
 #include <string.h>
 
+#include "heap.h"
 #include "vmsim.h"
 
 /* ---- Timer heap (lazy deletion through generation numbers). ---- */
 
-static bool timer_less(const struct vmsim_timer *a, const struct vmsim_timer *b)
+static bool timer_less(const void *left, const void *right)
 {
+	const struct vmsim_timer *a = left, *b = right;
+
 	return a->t < b->t || (a->t == b->t && a->seq < b->seq);
 }
 
 void vmsim_timer_push(struct vmsim *sim, int64_t t, int kind, int32_t arg, uint32_t gen)
 {
 	struct vmsim_timer tm = { .t = t, .seq = sim->seq++, .kind = kind, .arg = arg, .gen = gen };
-	struct vmsim_timer *h;
-	guint i;
 
-	g_array_append_val(sim->timers, tm);
-	h = (struct vmsim_timer *) (void *) sim->timers->data;
-	for (i = sim->timers->len - 1; i > 0; i = (i - 1) / 2) {
-		guint parent = (i - 1) / 2;
-
-		if (!timer_less(&h[i], &h[parent])) {
-			break;
-		}
-		tm = h[i];
-		h[i] = h[parent];
-		h[parent] = tm;
-	}
+	vmsim_heap_push(sim->timers, &tm, timer_less);
 }
 
 static void timer_pop(struct vmsim *sim, struct vmsim_timer *out)
 {
-	struct vmsim_timer *h = (struct vmsim_timer *) (void *) sim->timers->data;
-	guint n = sim->timers->len - 1;
-	guint i = 0;
-
-	*out = h[0];
-	h[0] = h[n];
-	g_array_set_size(sim->timers, n);
-	for (;;) {
-		guint l = 2 * i + 1;
-		guint m = i;
-		struct vmsim_timer tmp;
-
-		if (l < n && timer_less(&h[l], &h[m])) {
-			m = l;
-		}
-		if (l + 1 < n && timer_less(&h[l + 1], &h[m])) {
-			m = l + 1;
-		}
-		if (m == i) {
-			break;
-		}
-		tmp = h[i];
-		h[i] = h[m];
-		h[m] = tmp;
-		i = m;
-	}
+	vmsim_heap_pop(sim->timers, out, timer_less);
 }
 
 static bool timer_is_valid(const struct vmsim *sim, const struct vmsim_timer *tm)
