@@ -7,8 +7,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include <babeltrace2/babeltrace.h>
 
@@ -428,4 +430,81 @@ enum vmt_status vmt_ctf_graph_add_port_sink(bt_graph *graph, const bt_component_
 		return VMT_STATUS_ERROR;
 	}
 	return VMT_STATUS_OK;
+}
+
+/* A data stream file as `src.ctf.fs` 2.0.4 lists it (`create_ds_file_groups()`). */
+struct stream_file {
+	char *path; /* Owned. */
+	uint64_t size;
+};
+
+static void clear_stream_file(gpointer data)
+{
+	g_free(((struct stream_file *) data)->path);
+}
+
+static gint compare_stream_file_paths(gconstpointer a, gconstpointer b)
+{
+	return strcmp(((const struct stream_file *) a)->path,
+		      ((const struct stream_file *) b)->path);
+}
+
+/* Appends the data stream files of the trace directory `dir` (metadata, hidden, empty and non-regular files are not). */
+static void list_stream_files(const char *dir, GArray *files)
+{
+	GDir *handle = g_dir_open(dir, 0, NULL);
+	const char *base;
+
+	while (handle && (base = g_dir_read_name(handle))) {
+		struct stream_file file = { .path = g_build_filename(dir, base, NULL) };
+		GStatBuf st;
+
+		if (strcmp(base, "metadata") == 0 || base[0] == '.' ||
+		    g_stat(file.path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) {
+			g_free(file.path);
+			continue;
+		}
+		file.size = (uint64_t) st.st_size;
+		g_array_append_val(files, file);
+	}
+	if (handle) {
+		g_dir_close(handle);
+	}
+}
+
+void vmt_ctf_graph_port_sizes(const GPtrArray *paths, uint64_t port_count, uint64_t *sizes)
+{
+	GArray *files = g_array_new(FALSE, FALSE, sizeof(struct stream_file));
+	uint64_t total = 0, p;
+	guint i;
+
+	g_array_set_clear_func(files, clear_stream_file);
+	for (i = 0; i < paths->len; i++) {
+		list_stream_files(g_ptr_array_index(paths, i), files);
+	}
+	g_array_sort(files, compare_stream_file_paths);
+	for (i = 0; i < files->len; i++) {
+		total += g_array_index(files, struct stream_file, i).size;
+	}
+	for (p = 0; p < port_count; p++) {
+		/* With chunks (several paths) a port's files are spread over directories. */
+		sizes[p] = paths->len == 1 && files->len == port_count ?
+				   g_array_index(files, struct stream_file, p).size :
+				   total / port_count;
+	}
+	g_array_free(files, TRUE);
+}
+
+enum vmt_status vmt_ctf_graph_run(bt_graph *graph)
+{
+	bt_graph_run_status status;
+
+	do {
+		status = bt_graph_run(graph);
+	} while (status == BT_GRAPH_RUN_STATUS_AGAIN);
+	if (status == BT_GRAPH_RUN_STATUS_OK) {
+		return VMT_STATUS_OK;
+	}
+	return status == BT_GRAPH_RUN_STATUS_MEMORY_ERROR ? VMT_STATUS_MEMORY_ERROR :
+							    VMT_STATUS_ERROR;
 }

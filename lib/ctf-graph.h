@@ -72,6 +72,15 @@ enum vmt_status vmt_ctf_graph_add_port_sink(bt_graph *graph, const bt_component_
 					    void *data, const char *path,
 					    const struct vmt_log_ctx *log);
 
+/*
+ * Fills `sizes` with the bytes of each of the `port_count` streams (output
+ * ports, in order) of the `src.ctf.fs` reading `paths`. Exact when the
+ * trace is one directory with one file per stream (LTTng's layout without
+ * rotation: `src.ctf.fs` orders its ports by file path); otherwise the
+ * trace's bytes spread evenly over its ports. An unreadable file counts 0.
+ */
+void vmt_ctf_graph_port_sizes(const GPtrArray *paths, uint64_t port_count, uint64_t *sizes);
+
 /* Default clock class properties, as read from a trace's IR. */
 struct vmt_clock_info {
 	bool is_set;
@@ -142,5 +151,8 @@ void vmt_uuid_format(const uint8_t uuid[16], char out[37]);
 
 /* Reads a trace environment entry as a string (NULL if absent or not a string). */
 const char *vmt_trace_env_string(const bt_trace *trace, const char *name);
+
+/* Runs `graph` to its end (retrying on AGAIN); the caller appends a cause on failure. */
+enum vmt_status vmt_ctf_graph_run(bt_graph *graph);
 
 #endif /* VMTRACE_LIB_CTF_GRAPH_H */

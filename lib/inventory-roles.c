@@ -507,6 +507,16 @@ int64_t vmt_machine_offset_ns(const struct vmt_machine *machine)
 
 int64_t vmt_machine_convert_ns(const struct vmt_machine *machine, int64_t guest_ns)
 {
+	/* One call per guest event: single lines keep their direct evaluation. */
+	if (machine->pieces) {
+		return add_saturated(vmt_clock_pieces_apply(machine->pieces, guest_ns),
+				     machine->manual_offset_ns);
+	}
 	return add_saturated(vmt_clock_line_apply(&machine->line, guest_ns),
 			     machine->manual_offset_ns);
+}
+
+guint vmt_machine_segment_count(const struct vmt_machine *machine)
+{
+	return machine->pieces ? (guint) machine->pieces->count : 1;
 }

@@ -30,6 +30,7 @@ static void destroy_machine(gpointer data)
 	struct vmt_machine *machine = data;
 
 	g_free(machine->id);
+	vmt_clock_pieces_destroy(machine->window_pieces);
 	g_ptr_array_free(machine->traces, TRUE);
 	g_free(machine);
 }

@@ -20,6 +20,7 @@
 #include "lib/ctf-graph.h"
 #include "lib/host-model.h"
 #include "lib/status.h"
+#include "lib/sync-piecewise.h"
 #include "lib/sync.h"
 
 enum vmt_role {
@@ -70,9 +71,26 @@ struct vmt_machine {
 	/* Guests: the sync result. `line` maps recorded guest ns to host ns. */
 	enum vmt_sync_method sync_method;
 	struct vmt_clock_line line;
+	/*
+	 * Guests: the window pass's piecewise fit (lib/sync-piecewise.h) when
+	 * the guest clock is not linear over the trace, else NULL. Owned.
+	 */
+	struct vmt_clock_pieces *window_pieces;
+	/*
+	 * Guests: when not NULL (window sync chose `window_pieces`), the map
+	 * that converts guest times instead of `line`; `line` then holds the
+	 * piece covering the most events, for the environment. Weak.
+	 */
+	struct vmt_clock_pieces *pieces;
 	int64_t manual_offset_ns;
 	int64_t error_bound_ns;
 	uint64_t sync_points;
+	/*
+	 * Share of the guest's events that the window fit puts inside its
+	 * vCPUs' host windows (the alarm of lib/sync-window.h), -1 where the
+	 * window estimator did not run.
+	 */
+	double windows_inside_share;
 	/* Whether emitted timestamps differ from the recorded ones. */
 	bool needs_conversion;
 };
@@ -159,8 +177,14 @@ const char *vmt_sync_method_name(enum vmt_sync_method method);
 /* The guest's `beta` plus its manual offset (SPEC `vmtrace_sync_offset_ns`), saturated. */
 int64_t vmt_machine_offset_ns(const struct vmt_machine *machine);
 
-/* A recorded guest time (ns from origin) in host time: line plus manual offset, saturated. */
+/*
+ * A recorded guest time (ns from origin) in host time: line (or piece, when
+ * `pieces` is set) plus manual offset, saturated.
+ */
 int64_t vmt_machine_convert_ns(const struct vmt_machine *machine, int64_t guest_ns);
+
+/* Number of pieces converting the guest's times: 1 for a single line. */
+guint vmt_machine_segment_count(const struct vmt_machine *machine);
 
 /* True when `machine` looks like a guest on its own: a product_uuid or vmsync guest events. */
 bool vmt_machine_has_guest_markers(const struct vmt_machine *machine);

@@ -12,7 +12,9 @@
 
 #include "lib/clock-ns.h"
 #include "lib/host-event.h"
+#include "lib/parallel-read.h"
 #include "lib/ptr-cache.h"
+#include "lib/timed-merge.h"
 
 enum pass_kind {
 	PASS_OTHER,
@@ -47,27 +49,77 @@ struct pass_decoding {
 	uint64_t third;
 };
 
+/*
+ * The pass's merged state, filled from the streams' notes in time order
+ * (lib/timed-merge.h): streams are read in no global order, and on several
+ * threads.
+ */
 struct pass {
 	struct vmt_inventory *inventory; /* Weak. */
 	struct vmt_sync_matcher *matcher; /* Owned. */
-	GHashTable *decodings; /* Owned: event class (ref held) -> struct pass_decoding. */
-	struct vmt_ptr_cache decoding_cache; /* Of `decodings`. */
 	/* Per machine: vm_uids seen in its host-side events. */
 	GPtrArray *host_uids; /* Owned: GHashTable * of uint64 (set), one per machine. */
-	GPtrArray *streams; /* Owned: struct pass_stream. */
-	/* Host tid -> GArray of struct tid_pid (streams are read in no global order). */
+	GPtrArray *streams; /* Owned: struct pass_stream (destroy_stream). */
+	/* Host tid -> GArray of struct tid_pid. */
 	GHashTable *tid_pids; /* Owned: int64 key (g_new) -> GArray. */
 	/* vm_uid -> struct uid_thread, the earliest exchange. */
 	GHashTable *uid_threads; /* Owned: int64 key (g_new) -> struct uid_thread (g_new). */
 	const struct vmt_log_ctx *log; /* Weak. */
-	enum vmt_status status;
 };
+
+enum note_kind {
+	/* An exchange half for the matcher: `half`, `key` (vm_uid), `value` (cnt), `ns`. */
+	NOTE_HALF,
+	/* A host thread received vm_uid `key`: `value` is the thread (or <= 0), at `ns`. */
+	NOTE_HOST_UID,
+	/* Thread `key` belongs to process `value` from `ns` on. */
+	NOTE_TID_PID,
+	/* A guest's vmsync event carried vm_uid `key`. */
+	NOTE_GUEST_UID,
+};
+
+/*
+ * What reading a stream found for the shared state. A stream's sink may
+ * run on another thread than the other streams' sinks, so it writes only
+ * to its own `struct pass_stream`; its notes go through the timed merge,
+ * which applies them in one order whatever the thread count.
+ */
+struct pass_note {
+	int64_t ns; /* First: the timed merge's sort key. */
+	uint64_t key;
+	uint64_t value;
+	enum note_kind kind;
+	enum vmt_sync_event_kind half;
+};
+
+/*
+ * A stream publishes its notes, and how far it has read, every this many
+ * batches: rarely enough that the merge's lock costs nothing, often enough
+ * that few notes wait (a batch is at most a few dozen events).
+ */
+#define PUBLISH_BATCHES 64
 
 /* One stream of one trace, read by its own simple sink. */
 struct pass_stream {
-	struct pass *pass; /* Weak. */
+	const struct vmt_log_ctx *log; /* Weak. */
 	struct vmt_trace_entry *trace; /* Weak. */
-	struct vmt_machine *machine; /* Weak. */
+	struct vmt_machine *machine; /* Weak: read-only until the merge applies its notes. */
+	uint64_t port;
+	guint index; /* In the pass's `streams`, and in the merge. */
+	struct vmt_timed_merge *merge; /* Weak. */
+	GHashTable *decodings; /* Owned: event class (ref held) -> struct pass_decoding. */
+	struct vmt_ptr_cache decoding_cache; /* Of `decodings`. */
+	GArray *notes; /* Owned: struct pass_note, not published yet. */
+	/* Time of the last event read. */
+	int64_t last_ns;
+	guint unpublished_batches;
+	/* Guests: the last vm_uid noted (one note per change, not per event). */
+	bool has_guest_uid;
+	uint64_t guest_uid;
+	/* Guests: the times of the first and last events of the stream. */
+	bool has_span;
+	int64_t span_begin_ns;
+	int64_t span_end_ns;
 	/* Host trace without `vmsync_*_host`: hypercalls stand in for them. */
 	bool uses_hypercalls;
 	/* Hypercall-only variant: an exchange waiting for its thread's next entry. */
@@ -156,20 +208,21 @@ static struct pass_decoding *resolve(const bt_event_class *event_class)
 	return d;
 }
 
-static const struct pass_decoding *find_decoding(struct pass *pass, const bt_event_class *ec)
+static const struct pass_decoding *find_decoding(struct pass_stream *stream,
+						 const bt_event_class *ec)
 {
-	struct pass_decoding *d = vmt_ptr_cache_find(&pass->decoding_cache, ec);
+	struct pass_decoding *d = vmt_ptr_cache_find(&stream->decoding_cache, ec);
 
 	if (d) {
 		return d;
 	}
-	d = g_hash_table_lookup(pass->decodings, ec);
+	d = g_hash_table_lookup(stream->decodings, ec);
 	if (!d) {
 		d = resolve(ec);
 		bt_event_class_get_ref(ec);
-		g_hash_table_insert(pass->decodings, (gpointer) ec, d);
+		g_hash_table_insert(stream->decodings, (gpointer) ec, d);
 	}
-	vmt_ptr_cache_set(&pass->decoding_cache, ec, d);
+	vmt_ptr_cache_set(&stream->decoding_cache, ec, d);
 	return d;
 }
 
@@ -188,10 +241,10 @@ static uint64_t read_member(const bt_field *payload, uint64_t index)
 	return bt_field_integer_unsigned_get_value(field);
 }
 
-static void note_host_uid(struct pass *pass, struct pass_stream *stream, uint64_t vm_uid,
+static void note_host_uid(struct pass *pass, guint machine, uint64_t vm_uid, int64_t tid,
 			  int64_t ns)
 {
-	GHashTable *set = g_ptr_array_index(pass->host_uids, stream->trace->machine);
+	GHashTable *set = g_ptr_array_index(pass->host_uids, machine);
 	struct uid_thread *first = g_hash_table_lookup(pass->uid_threads, &vm_uid);
 	uint64_t *key;
 
@@ -200,7 +253,7 @@ static void note_host_uid(struct pass *pass, struct pass_stream *stream, uint64_
 		*key = vm_uid;
 		g_hash_table_add(set, key);
 	}
-	if (stream->current_tid <= 0) {
+	if (tid <= 0) {
 		return;
 	}
 	if (!first) {
@@ -212,7 +265,7 @@ static void note_host_uid(struct pass *pass, struct pass_stream *stream, uint64_
 	}
 	if (ns < first->ns) {
 		first->ns = ns;
-		first->tid = stream->current_tid;
+		first->tid = tid;
 	}
 }
 
@@ -234,36 +287,50 @@ static void note_tid_pid(struct pass *pass, int64_t tid, int64_t pid, int64_t ns
 	g_array_append_val(history, entry);
 }
 
-static void note_guest_uid(struct pass_stream *stream, uint64_t vm_uid)
+static void note_guest_uid(struct pass *pass, struct vmt_machine *machine, uint64_t vm_uid)
 {
-	struct vmt_machine *machine = stream->machine;
-
 	if (!machine->has_vm_uid) {
 		machine->has_vm_uid = true;
 		machine->vm_uid = vm_uid;
 	} else if (machine->vm_uid != vm_uid) {
-		VMT_LOGW(stream->pass->log,
+		VMT_LOGW(pass->log,
 			 "Guest has several vmsync vm_uids; keeping the first: machine=\"%s\", "
 			 "first=%" PRIu64 ", other=%" PRIu64,
 			 machine->id, machine->vm_uid, vm_uid);
 	}
 }
 
+static void add_note(struct pass_stream *stream, enum note_kind kind, uint64_t key, uint64_t value,
+		     int64_t ns)
+{
+	struct pass_note note = { .kind = kind, .key = key, .value = value, .ns = ns };
+
+	g_array_append_val(stream->notes, note);
+}
+
+static void add_half(struct pass_stream *stream, enum vmt_sync_event_kind half, uint64_t vm_uid,
+		     uint64_t cnt, int64_t ns)
+{
+	struct pass_note note = {
+		.kind = NOTE_HALF, .half = half, .key = vm_uid, .value = cnt, .ns = ns
+	};
+
+	g_array_append_val(stream->notes, note);
+}
+
 static void handle_host_event(struct pass_stream *stream, const struct pass_decoding *d,
 			      const bt_field *payload, int64_t ns)
 {
-	struct pass *pass = stream->pass;
 	uint64_t cnt = read_member(payload, d->first), vm_uid = read_member(payload, d->second);
 
 	switch (d->kind) {
 	case PASS_GH_HOST:
 	case PASS_HG_HOST:
 		if (!stream->uses_hypercalls) {
-			vmt_sync_matcher_add(pass->matcher,
-					     d->kind == PASS_GH_HOST ? VMT_SYNC_GH_HOST :
-								       VMT_SYNC_HG_HOST,
-					     vm_uid, cnt, ns);
-			note_host_uid(pass, stream, vm_uid, ns);
+			add_half(stream,
+				 d->kind == PASS_GH_HOST ? VMT_SYNC_GH_HOST : VMT_SYNC_HG_HOST,
+				 vm_uid, cnt, ns);
+			add_note(stream, NOTE_HOST_UID, vm_uid, (uint64_t) stream->current_tid, ns);
 		}
 		break;
 	case PASS_HYPERCALL:
@@ -275,15 +342,16 @@ static void handle_host_event(struct pass_stream *stream, const struct pass_deco
 			stream->pending_cnt = vm_uid;
 			stream->pending_vm_uid = read_member(payload, d->third);
 			stream->has_pending = true;
-			vmt_sync_matcher_add(pass->matcher, VMT_SYNC_GH_HOST,
-					     stream->pending_vm_uid, stream->pending_cnt, ns);
-			note_host_uid(pass, stream, stream->pending_vm_uid, ns);
+			add_half(stream, VMT_SYNC_GH_HOST, stream->pending_vm_uid,
+				 stream->pending_cnt, ns);
+			add_note(stream, NOTE_HOST_UID, stream->pending_vm_uid,
+				 (uint64_t) stream->current_tid, ns);
 		}
 		break;
 	case PASS_ENTRY:
 		if (stream->has_pending) {
-			vmt_sync_matcher_add(pass->matcher, VMT_SYNC_HG_HOST,
-					     stream->pending_vm_uid, stream->pending_cnt + 1, ns);
+			add_half(stream, VMT_SYNC_HG_HOST, stream->pending_vm_uid,
+				 stream->pending_cnt + 1, ns);
 			stream->has_pending = false;
 		}
 		break;
@@ -293,7 +361,7 @@ static void handle_host_event(struct pass_stream *stream, const struct pass_deco
 		break;
 	case PASS_STATEDUMP:
 	case PASS_FORK:
-		note_tid_pid(pass, (int64_t) cnt, (int64_t) vm_uid, ns);
+		add_note(stream, NOTE_TID_PID, cnt, vm_uid, ns);
 		break;
 	default:
 		break;
@@ -303,25 +371,27 @@ static void handle_host_event(struct pass_stream *stream, const struct pass_deco
 static void handle_guest_event(struct pass_stream *stream, const struct pass_decoding *d,
 			       const bt_field *payload, int64_t ns)
 {
-	struct vmt_machine *machine = stream->machine;
 	uint64_t cnt, vm_uid;
 
-	if (!machine->has_span || ns < machine->span_begin_ns) {
-		machine->span_begin_ns = ns;
+	if (!stream->has_span || ns < stream->span_begin_ns) {
+		stream->span_begin_ns = ns;
 	}
-	if (!machine->has_span || ns > machine->span_end_ns) {
-		machine->span_end_ns = ns;
+	if (!stream->has_span || ns > stream->span_end_ns) {
+		stream->span_end_ns = ns;
 	}
-	machine->has_span = true;
+	stream->has_span = true;
 	if (d->kind != PASS_GH_GUEST && d->kind != PASS_HG_GUEST) {
 		return;
 	}
 	cnt = read_member(payload, d->first);
 	vm_uid = read_member(payload, d->second);
-	note_guest_uid(stream, vm_uid);
-	vmt_sync_matcher_add(stream->pass->matcher,
-			     d->kind == PASS_GH_GUEST ? VMT_SYNC_GH_GUEST : VMT_SYNC_HG_GUEST,
-			     vm_uid, cnt, ns);
+	if (!stream->has_guest_uid || stream->guest_uid != vm_uid) {
+		stream->has_guest_uid = true;
+		stream->guest_uid = vm_uid;
+		add_note(stream, NOTE_GUEST_UID, vm_uid, 0, ns);
+	}
+	add_half(stream, d->kind == PASS_GH_GUEST ? VMT_SYNC_GH_GUEST : VMT_SYNC_HG_GUEST, vm_uid,
+		 cnt, ns);
 }
 
 static enum vmt_status handle_message(void *data, const bt_message *msg)
@@ -339,13 +409,14 @@ static enum vmt_status handle_message(void *data, const bt_message *msg)
 	}
 	if (!vmt_clock_ns(&stream->clock, bt_message_event_borrow_default_clock_snapshot_const(msg),
 			  &ns)) {
-		VMT_LOGE_APPEND_CAUSE(stream->pass->log,
+		VMT_LOGE_APPEND_CAUSE(stream->log,
 				      "Event time overflows ns from origin: trace=\"%s\"",
 				      stream->trace->path);
 		return VMT_STATUS_ERROR;
 	}
+	stream->last_ns = ns;
 	event = bt_message_event_borrow_event_const(msg);
-	d = find_decoding(stream->pass, bt_event_borrow_class_const(event));
+	d = find_decoding(stream, bt_event_borrow_class_const(event));
 	if (stream->machine->role == VMT_ROLE_HOST) {
 		if (d->kind != PASS_OTHER) {
 			handle_host_event(stream, d, bt_event_borrow_payload_field_const(event),
@@ -357,10 +428,34 @@ static enum vmt_status handle_message(void *data, const bt_message *msg)
 	return VMT_STATUS_OK;
 }
 
+/*
+ * Runs on the thread of the stream's graph: touches only `data`'s stream,
+ * and the timed merge (under its lock).
+ */
 static bt_graph_simple_sink_component_consume_func_status
 stream_sink_consume(bt_message_iterator *iterator, void *data)
 {
-	return vmt_ctf_graph_consume(iterator, data, handle_message);
+	struct pass_stream *stream = data;
+	bt_graph_simple_sink_component_consume_func_status status =
+		vmt_ctf_graph_consume(iterator, data, handle_message);
+	bool is_done = status == BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_END;
+
+	/* Publishing takes the merge's lock: only at the end, or every few batches. */
+	if (is_done || (status == BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_OK &&
+			++stream->unpublished_batches >= PUBLISH_BATCHES)) {
+		vmt_timed_merge_publish(stream->merge, stream->index, stream->notes,
+					stream->last_ns, is_done);
+		stream->unpublished_batches = 0;
+	}
+	if (status == BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_ERROR ||
+	    status == BT_GRAPH_SIMPLE_SINK_COMPONENT_CONSUME_FUNC_STATUS_MEMORY_ERROR) {
+		/* `src.ctf.fs`'s decoding causes do not always name the trace. */
+		VMT_LOGE_APPEND_CAUSE(stream->log,
+				      "Cannot read a stream of the trace for hypercall sync: "
+				      "path=\"%s\", port=%" PRIu64,
+				      stream->trace->path, stream->port);
+	}
+	return status;
 }
 
 static bool trace_is_read(const struct vmt_trace_entry *trace, const struct vmt_machine *machine)
@@ -371,52 +466,154 @@ static bool trace_is_read(const struct vmt_trace_entry *trace, const struct vmt_
 	return machine->role == VMT_ROLE_GUEST && machine->has_vmsync_events;
 }
 
-static enum vmt_status add_trace(struct pass *pass, bt_graph *graph,
-				 const struct vmt_ctf_plugins *plugins, bt_logging_level level,
-				 struct vmt_trace_entry *trace, guint index)
+static void destroy_decoding_key(gpointer key)
 {
-	struct vmt_machine *machine = vmt_inventory_machine(pass->inventory, trace->machine);
-	const bt_component_source *source;
-	char name[64];
-	uint64_t p;
+	bt_event_class_put_ref(key);
+}
 
-	snprintf(name, sizeof(name), "sync-pass-ctf-fs-%u", index);
-	if (vmt_ctf_graph_add_source(graph, plugins, name, trace->paths, trace->trace_name, level,
-				     &source, pass->log) != VMT_STATUS_OK) {
-		return VMT_STATUS_ERROR;
-	}
-	for (p = 0; p < bt_component_source_get_output_port_count(source); p++) {
-		struct pass_stream *stream = g_new0(struct pass_stream, 1);
-		stream->pass = pass;
-		stream->trace = trace;
-		stream->machine = machine;
-		stream->uses_hypercalls = !trace->probe.has_vmsync_host_events;
-		stream->current_tid = -1;
-		g_ptr_array_add(pass->streams, stream);
-		snprintf(name, sizeof(name), "sync-pass-sink-%u-%" PRIu64, index, p);
-		if (vmt_ctf_graph_add_port_sink(graph, source, p, name, stream_sink_consume, stream,
-						trace->path, pass->log) != VMT_STATUS_OK) {
+/* The trace whose streams are being added. */
+struct trace_ctx {
+	struct pass *pass; /* Weak. */
+	struct vmt_trace_entry *trace; /* Weak. */
+};
+
+/* Creates the sink data of one stream (one output port) of the trace being added. */
+static void *create_stream(void *data, uint64_t port)
+{
+	struct trace_ctx *ctx = data;
+	struct vmt_trace_entry *trace = ctx->trace;
+	struct pass *pass = ctx->pass;
+	struct pass_stream *stream = g_new0(struct pass_stream, 1);
+
+	stream->log = pass->log;
+	stream->trace = trace;
+	stream->machine = vmt_inventory_machine(pass->inventory, trace->machine);
+	stream->port = port;
+	stream->decodings =
+		g_hash_table_new_full(g_direct_hash, g_direct_equal, destroy_decoding_key, g_free);
+	stream->notes = g_array_new(FALSE, FALSE, sizeof(struct pass_note));
+	stream->last_ns = INT64_MIN;
+	stream->index = pass->streams->len;
+	stream->uses_hypercalls = !trace->probe.has_vmsync_host_events;
+	stream->current_tid = -1;
+	g_ptr_array_add(pass->streams, stream);
+	return stream;
+}
+
+/* Runs in the calling thread, after every graph has been destroyed. */
+static void destroy_stream(gpointer data)
+{
+	struct pass_stream *stream = data;
+
+	g_hash_table_destroy(stream->decodings);
+	g_array_free(stream->notes, TRUE);
+	g_free(stream);
+}
+
+static enum vmt_status add_traces(struct pass *pass, struct vmt_parallel_read *read)
+{
+	struct vmt_inventory *inventory = pass->inventory;
+	guint i;
+
+	for (i = 0; i < inventory->traces->len; i++) {
+		struct vmt_trace_entry *trace = g_ptr_array_index(inventory->traces, i);
+		struct trace_ctx ctx = { pass, trace };
+
+		if (!trace_is_read(trace, vmt_inventory_machine(inventory, trace->machine))) {
+			continue;
+		}
+		if (vmt_parallel_read_add_trace(read, i, trace->paths, trace->trace_name,
+						trace->path, create_stream,
+						&ctx) != VMT_STATUS_OK) {
 			return VMT_STATUS_ERROR;
 		}
 	}
 	return VMT_STATUS_OK;
 }
 
-static enum vmt_status run_graph(struct pass *pass, bt_graph *graph)
+/* Applies one note of stream `index`; runs under the timed merge's lock. */
+static void apply_note(void *ctx, guint index, const void *data)
 {
-	bt_graph_run_status status;
+	struct pass *pass = ctx;
+	const struct pass_stream *stream = g_ptr_array_index(pass->streams, index);
+	const struct pass_note *note = data;
 
-	do {
-		status = bt_graph_run(graph);
-	} while (status == BT_GRAPH_RUN_STATUS_AGAIN);
-	if (status != BT_GRAPH_RUN_STATUS_OK) {
-		VMT_LOGE_APPEND_CAUSE(pass->log,
-				      "Cannot read the traces for hypercall sync (status %d)",
-				      (int) status);
-		return status == BT_GRAPH_RUN_STATUS_MEMORY_ERROR ? VMT_STATUS_MEMORY_ERROR :
-								    VMT_STATUS_ERROR;
+	switch (note->kind) {
+	case NOTE_HALF:
+		vmt_sync_matcher_add(pass->matcher, note->half, note->key, note->value, note->ns);
+		break;
+	case NOTE_HOST_UID:
+		note_host_uid(pass, stream->trace->machine, note->key, (int64_t) note->value,
+			      note->ns);
+		break;
+	case NOTE_TID_PID:
+		note_tid_pid(pass, (int64_t) note->key, (int64_t) note->value, note->ns);
+		break;
+	case NOTE_GUEST_UID:
+		note_guest_uid(pass, stream->machine, note->key);
+		break;
 	}
-	return VMT_STATUS_OK;
+}
+
+/* Widens the stream's machine's span to the stream's (after the reading threads ended). */
+static void merge_span(const struct pass_stream *stream)
+{
+	struct vmt_machine *machine = stream->machine;
+
+	if (!stream->has_span) {
+		return;
+	}
+	if (!machine->has_span || stream->span_begin_ns < machine->span_begin_ns) {
+		machine->span_begin_ns = stream->span_begin_ns;
+	}
+	if (!machine->has_span || stream->span_end_ns > machine->span_end_ns) {
+		machine->span_end_ns = stream->span_end_ns;
+	}
+	machine->has_span = true;
+}
+
+/* Runs the graphs with a timed merge of the streams' notes; then the spans. */
+static enum vmt_status run_streams(struct pass *pass, struct vmt_parallel_read *read)
+{
+	struct vmt_timed_merge *merge = vmt_timed_merge_create(
+		pass->streams->len, sizeof(struct pass_note), apply_note, pass);
+	enum vmt_status status;
+	guint i;
+
+	for (i = 0; i < pass->streams->len; i++) {
+		((struct pass_stream *) g_ptr_array_index(pass->streams, i))->merge = merge;
+	}
+	status = vmt_parallel_read_run(read);
+	if (status == VMT_STATUS_OK) {
+		vmt_timed_merge_finish(merge);
+		for (i = 0; i < pass->streams->len; i++) {
+			merge_span(g_ptr_array_index(pass->streams, i));
+		}
+		VMT_LOGD(pass->log, "Merged the streams' notes: streams=%u, peak-waiting=%u",
+			 pass->streams->len, vmt_timed_merge_peak_waiting(merge));
+	} else {
+		VMT_LOGE_APPEND_CAUSE(pass->log, "Cannot read the traces for hypercall sync");
+	}
+	vmt_timed_merge_destroy(merge);
+	return status;
+}
+
+/* Reads every stream (on several threads), merging their notes in time order. */
+static enum vmt_status read_streams(struct pass *pass, const struct vmt_ctf_plugins *plugins,
+				    bt_logging_level level)
+{
+	struct vmt_parallel_read read;
+	enum vmt_status status = vmt_parallel_read_init(&read, "sync-pass", plugins, level,
+							stream_sink_consume, pass->log);
+
+	if (status == VMT_STATUS_OK) {
+		status = add_traces(pass, &read);
+	}
+	if (status == VMT_STATUS_OK) {
+		status = run_streams(pass, &read);
+	}
+	vmt_parallel_read_fini(&read);
+	return status;
 }
 
 static int find_host_of_uid(struct pass *pass, uint64_t vm_uid)
@@ -493,11 +690,6 @@ static enum vmt_status fit_guests(struct pass *pass, struct vmt_sync_pass_result
 	return VMT_STATUS_OK;
 }
 
-static void destroy_decoding_key(gpointer key)
-{
-	bt_event_class_put_ref(key);
-}
-
 static void destroy_uid_set(gpointer data)
 {
 	g_hash_table_destroy(data);
@@ -509,15 +701,12 @@ enum vmt_status vmt_sync_pass_run(struct vmt_inventory *inventory,
 				  const struct vmt_log_ctx *log)
 {
 	struct pass pass = { .inventory = inventory, .log = log };
-	enum vmt_status status = VMT_STATUS_OK;
-	bt_graph *graph = bt_graph_create(0);
+	enum vmt_status status;
 	guint i;
 
 	pass.matcher = vmt_sync_matcher_create();
-	pass.decodings =
-		g_hash_table_new_full(g_direct_hash, g_direct_equal, destroy_decoding_key, g_free);
 	pass.host_uids = g_ptr_array_new_with_free_func(destroy_uid_set);
-	pass.streams = g_ptr_array_new_with_free_func(g_free);
+	pass.streams = g_ptr_array_new_with_free_func(destroy_stream);
 	pass.tid_pids = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
 					      (GDestroyNotify) g_array_unref);
 	pass.uid_threads = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
@@ -525,32 +714,15 @@ enum vmt_status vmt_sync_pass_run(struct vmt_inventory *inventory,
 		g_ptr_array_add(pass.host_uids,
 				g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL));
 	}
-	if (!graph) {
-		VMT_LOGE_APPEND_CAUSE(log, "Cannot create a graph");
-		status = VMT_STATUS_MEMORY_ERROR;
-		goto end;
-	}
-	for (i = 0; i < inventory->traces->len && status == VMT_STATUS_OK; i++) {
-		struct vmt_trace_entry *trace = g_ptr_array_index(inventory->traces, i);
-
-		if (trace_is_read(trace, vmt_inventory_machine(inventory, trace->machine))) {
-			status = add_trace(&pass, graph, plugins, level, trace, i);
-		}
-	}
-	if (status == VMT_STATUS_OK && pass.streams->len) {
-		status = run_graph(&pass, graph);
-	}
+	status = read_streams(&pass, plugins, level);
 	if (status == VMT_STATUS_OK) {
 		status = fit_guests(&pass, results);
 	}
-
-end:
-	bt_graph_put_ref(graph);
 	g_ptr_array_free(pass.streams, TRUE);
 	g_hash_table_destroy(pass.tid_pids);
 	g_hash_table_destroy(pass.uid_threads);
 	g_ptr_array_free(pass.host_uids, TRUE);
-	g_hash_table_destroy(pass.decodings);
 	vmt_sync_matcher_destroy(pass.matcher);
+	vmt_parallel_read_release_memory();
 	return status;
 }

@@ -6,9 +6,15 @@
  *
  * Each stream is read on its own, without a muxer: exchanges are matched by
  * key, so no global order is needed, and the pass costs little more than
- * decoding. In the hypercall-only variant the host's "host-to-guest" half
- * is the vCPU thread's next KVM entry after the hypercall, on the same CPU
- * with no `sched_switch` between; an exchange whose thread is switched out
+ * decoding. The streams are split over two graphs run on two threads
+ * (lib/parallel-read.h; `VMTRACE_PASS_THREADS=1` reads them all in the
+ * calling thread); each stream's sink only notes what it found, and the
+ * notes are merged in stream order afterwards, so the result does not
+ * depend on the thread count.
+ *
+ * In the hypercall-only variant the host's "host-to-guest" half is the
+ * vCPU thread's next KVM entry after the hypercall, on the same CPU with
+ * no `sched_switch` between; an exchange whose thread is switched out
  * first only loses that half.
  */
 #ifndef VMTRACE_LIB_SYNC_PASS_H

@@ -306,12 +306,22 @@ static long double root_between(const long double *eps, const long double *gap, 
 	return eps[i] + (eps[i + 1] - eps[i]) * (-gap[i] / (gap[i + 1] - gap[i]));
 }
 
+/*
+ * Appends the vertex at `eps`, unless the last one is already there (a
+ * root on a break, or at the clamp): a repeated vertex is a flat step in
+ * the sampled band functions, where optimum_vertex()'s local search would
+ * stop short of the optimum.
+ */
 static void add_vertex(struct sw_polygon *polygon, struct bound_walker walkers[2], long double eps,
 		       long double slack_ns)
 {
 	struct sw_vertex vertex = { eps, walker_bound(&walkers[1], eps) - slack_ns,
 				    walker_bound(&walkers[0], eps) + slack_ns };
+	guint len = polygon->vertices->len;
 
+	if (len && g_array_index(polygon->vertices, struct sw_vertex, len - 1).eps >= eps) {
+		return;
+	}
 	g_array_append_val(polygon->vertices, vertex);
 }
 
@@ -448,6 +458,35 @@ size_t vmt_sync_window_first_after(const struct vmt_sync_window_vcpu *vcpu, int6
 		}
 	}
 	return lo;
+}
+
+/* Steps walked from the hint before a binary search takes over. */
+#define SW_HINT_STEPS 8
+
+size_t vmt_sync_window_first_after_from(const struct vmt_sync_window_vcpu *vcpu, int64_t host_ns,
+					size_t *hint)
+{
+	size_t i = MIN(*hint, vcpu->window_count);
+
+	if (i > 0 && vcpu->windows[i - 1].exit_ns > host_ns) {
+		/* Behind the hint (the band moved back at a refresh). */
+		i = vmt_sync_window_first_after(vcpu, host_ns);
+	} else {
+		for (int step = 0; i < vcpu->window_count && vcpu->windows[i].exit_ns <= host_ns;
+		     step++) {
+			if (step == SW_HINT_STEPS) {
+				struct vmt_sync_window_vcpu rest = *vcpu;
+
+				rest.windows += i;
+				rest.window_count -= i;
+				i += vmt_sync_window_first_after(&rest, host_ns);
+				break;
+			}
+			i++;
+		}
+	}
+	*hint = i;
+	return i;
 }
 
 size_t vmt_sync_window_first_event(const struct vmt_sync_window_vcpu *vcpu, int64_t guest_ns)

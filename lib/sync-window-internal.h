@@ -169,6 +169,14 @@ enum vmt_status vmt_sync_window_trim(struct sw_estimator *est);
 /* Index of the first window of `vcpu` whose exit is after `host_ns` (window_count if none). */
 size_t vmt_sync_window_first_after(const struct vmt_sync_window_vcpu *vcpu, int64_t host_ns);
 
+/*
+ * The same, starting from `*hint` (the previous answer; 0 at first) and
+ * leaving the answer there: callers walk events in time order, so the
+ * answer is usually the hint or a window or two later, without a search.
+ */
+size_t vmt_sync_window_first_after_from(const struct vmt_sync_window_vcpu *vcpu, int64_t host_ns,
+					size_t *hint);
+
 /* Index of the first event of `vcpu` at or after guest time `guest_ns`. */
 size_t vmt_sync_window_first_event(const struct vmt_sync_window_vcpu *vcpu, int64_t guest_ns);
 

@@ -207,16 +207,27 @@ static void analyse_runs(const uint32_t *keys, size_t key_count, int64_t bias, s
 	uint64_t threshold;
 	bool is_in_hill = false;
 
+	long double area = 0, span = 0, base;
+
 	while (next_run(&c, &run)) {
 		if (run.count > best.count ||
 		    (run.count == best.count && run.hi - run.lo > best.hi - best.lo)) {
 			best = run;
 		}
+		area += (long double) run.count * (long double) (run.hi - run.lo);
+		span += (long double) (run.hi - run.lo);
 	}
 	sweep->best = best;
 	sweep->hill_lo = best.lo;
 	sweep->hill_hi = best.hi;
-	threshold = (uint64_t) ceil(0.8 * (double) best.count);
+	/*
+	 * The hill is 80 % of the way from the count at a random offset (the
+	 * vCPUs' guest-mode duty times the events) up to the peak: at 99 % duty
+	 * every offset counts 99 % of the events, and 80 % of the peak would
+	 * make the whole range one hill, hiding a distinct equal peak.
+	 */
+	base = span > 0 ? area / span : 0;
+	threshold = (uint64_t) ceill(base + 0.8L * ((long double) best.count - base));
 	c = (struct run_cursor){ keys, key_count, bias, 0, 0 };
 	while (next_run(&c, &run) && !(is_in_hill && run.count < threshold)) {
 		if (run.count < threshold) {

@@ -31,6 +31,8 @@ struct stream {
 	/* Per vCPU: next event and end of the events being merged. */
 	size_t *next; /* Owned. */
 	size_t *end; /* Owned. */
+	/* Per vCPU: the window found last (vmt_sync_window_first_after_from()). */
+	size_t *hint; /* Owned. */
 };
 
 void vmt_sync_window_config_init(struct vmt_sync_window_config *config)
@@ -188,9 +190,10 @@ static void refresh(struct stream *stream)
  * The window of `vcpu` that meets [lo_ns, hi_ns]: its index, or
  * SW_STATE_VIOLATION if none does, or SW_STATE_PENDING if several do.
  */
-static uint32_t find_window(const struct vmt_sync_window_vcpu *vcpu, int64_t lo_ns, int64_t hi_ns)
+static uint32_t find_window(struct stream *stream, uint32_t v, int64_t lo_ns, int64_t hi_ns)
 {
-	size_t first = vmt_sync_window_first_after(vcpu, lo_ns);
+	const struct vmt_sync_window_vcpu *vcpu = &stream->est->vcpus[v];
+	size_t first = vmt_sync_window_first_after_from(vcpu, lo_ns, &stream->hint[v]);
 
 	if (first == vcpu->window_count || vcpu->windows[first].entry_ns > hi_ns) {
 		return SW_STATE_VIOLATION;
@@ -223,7 +226,7 @@ static void assign_seed(struct stream *stream, const struct sw_seed *seed, size_
 	while (merge_next(stream, &vcpu, &event)) {
 		int64_t x = est->vcpus[vcpu].events[event] - est->g0;
 		int64_t s = est->g0 + x + (int64_t) llroundl(seed->eps * (long double) x) + b;
-		uint32_t window = find_window(&est->vcpus[vcpu], s - half, s + half);
+		uint32_t window = find_window(stream, vcpu, s - half, s + half);
 
 		if (window < SW_STATE_FIRST) {
 			assign(stream, vcpu, event, window);
@@ -253,7 +256,7 @@ static void propagate(struct stream *stream, const size_t *slice_end)
 		uint32_t window;
 
 		vmt_sync_window_polygon_band(est, est->vcpus[vcpu].events[event], &lo, &hi);
-		window = find_window(&est->vcpus[vcpu], lo, hi);
+		window = find_window(stream, vcpu, lo, hi);
 		if (window < SW_STATE_FIRST) {
 			assign(stream, vcpu, event, window);
 		} else if (window == SW_STATE_VIOLATION) {
@@ -274,6 +277,7 @@ static void stream_init(struct stream *stream, struct sw_estimator *est)
 	stream->batch = g_array_new(FALSE, FALSE, sizeof(struct batch_item));
 	stream->next = g_new(size_t, MAX(est->vcpu_count, 1));
 	stream->end = g_new(size_t, MAX(est->vcpu_count, 1));
+	stream->hint = g_new0(size_t, MAX(est->vcpu_count, 1));
 	vmt_sync_window_hull_init(&stream->saved_exits, false);
 	vmt_sync_window_hull_init(&stream->saved_entries, true);
 }
@@ -285,6 +289,7 @@ static void stream_fini(struct stream *stream)
 	g_array_unref(stream->batch);
 	g_free(stream->next);
 	g_free(stream->end);
+	g_free(stream->hint);
 }
 
 static void assign_all(struct sw_estimator *est, const struct sw_seed *seed)
@@ -309,22 +314,42 @@ static void merge_all(struct stream *stream)
 	}
 }
 
-/* Rebuilds both hulls from every assigned event, in guest time order. */
-static void rebuild_hulls(struct stream *stream)
+static int compare_points_by_x(const void *a, const void *b)
 {
-	struct sw_estimator *est = stream->est;
-	uint32_t vcpu;
-	uint64_t event;
+	const struct sw_point *pa = a, *pb = b;
 
-	g_array_set_size(est->exits.points, 0);
-	g_array_set_size(est->entries.points, 0);
-	merge_all(stream);
-	while (merge_next(stream, &vcpu, &event)) {
-		if (est->states[vcpu][event] < SW_STATE_FIRST) {
-			add_constraints(est, vcpu, event, est->states[vcpu][event]);
+	return (pa->x > pb->x) - (pa->x < pb->x);
+}
+
+/*
+ * Adds the constraints of the `batch` events (assigned out of guest time
+ * order) to `hull`: the hull of its vertices and the new points is the
+ * hull of every assigned event, so only those are sorted and re-appended.
+ */
+static void add_out_of_order(struct sw_estimator *est, struct sw_hull *hull, const GArray *batch)
+{
+	GArray *points = g_array_sized_new(FALSE, FALSE, sizeof(struct sw_point),
+					   hull->points->len + batch->len);
+
+	g_array_append_vals(points, hull->points->data, hull->points->len);
+	for (guint i = 0; i < batch->len; i++) {
+		const struct batch_item *item = &g_array_index(batch, struct batch_item, i);
+		const struct vmt_sync_window *w =
+			&est->vcpus[item->vcpu].windows[est->states[item->vcpu][item->event]];
+		int64_t host_ns = hull->is_upper_hull ? w->entry_ns : w->exit_ns;
+		struct sw_point point;
+
+		if (host_ns != VMT_SYNC_WINDOW_OPEN) {
+			point = vmt_sync_window_point(est, item->vcpu, item->event, host_ns);
+			g_array_append_val(points, point);
 		}
 	}
-	vmt_sync_window_polygon_build(&est->polygon, &est->exits, &est->entries, 0);
+	qsort(points->data, points->len, sizeof(struct sw_point), compare_points_by_x);
+	g_array_set_size(hull->points, 0);
+	for (guint i = 0; i < points->len; i++) {
+		vmt_sync_window_hull_append(hull, g_array_index(points, struct sw_point, i));
+	}
+	g_array_unref(points);
 }
 
 /*
@@ -352,24 +377,29 @@ static void rescan(struct sw_estimator *est)
 			continue;
 		}
 		vmt_sync_window_polygon_band(est, est->vcpus[vcpu].events[event], &lo, &hi);
-		window = find_window(&est->vcpus[vcpu], lo, hi);
+		window = find_window(&stream, vcpu, lo, hi);
 		if (window < SW_STATE_FIRST) {
 			est->states[vcpu][event] = window;
 			g_array_append_val(stream.batch, item);
 		}
 	}
-	/* The hulls must be rebuilt in guest time order, unless nothing changed. */
 	if (stream.batch->len) {
-		rebuild_hulls(&stream);
+		vmt_sync_window_hull_copy(&stream.saved_exits, &est->exits);
+		vmt_sync_window_hull_copy(&stream.saved_entries, &est->entries);
+		add_out_of_order(est, &est->exits, stream.batch);
+		add_out_of_order(est, &est->entries, stream.batch);
+		vmt_sync_window_polygon_build(&est->polygon, &est->exits, &est->entries, 0);
 	}
-	if (est->polygon.is_bounded && !est->polygon.is_feasible) {
+	if (stream.batch->len && est->polygon.is_bounded && !est->polygon.is_feasible) {
 		for (guint i = 0; i < stream.batch->len; i++) {
 			const struct batch_item *it =
 				&g_array_index(stream.batch, struct batch_item, i);
 
 			est->states[it->vcpu][it->event] = SW_STATE_PENDING;
 		}
-		rebuild_hulls(&stream);
+		vmt_sync_window_hull_copy(&est->exits, &stream.saved_exits);
+		vmt_sync_window_hull_copy(&est->entries, &stream.saved_entries);
+		vmt_sync_window_polygon_build(&est->polygon, &est->exits, &est->entries, 0);
 	}
 	stream_fini(&stream);
 }
@@ -393,30 +423,108 @@ static struct vmt_sync_point *hull_to_fit_points(const struct sw_estimator *est,
  * Step 4: the exact fit of lib/sync.h. The hull vertices stand for every
  * assigned event: the fit would reduce them to the same hulls.
  */
-static enum vmt_status fit_hulls(struct sw_estimator *est, int64_t span_begin, int64_t span_end)
+static enum vmt_status fit_hulls_over(struct sw_estimator *est, const struct sw_hull *exits,
+				      const struct sw_hull *entries, int64_t span_begin,
+				      int64_t span_end, struct vmt_sync_fit *fit)
 {
-	struct vmt_sync_point *upper = hull_to_fit_points(est, &est->exits);
-	struct vmt_sync_point *lower = hull_to_fit_points(est, &est->entries);
+	struct vmt_sync_point *upper = hull_to_fit_points(est, exits);
+	struct vmt_sync_point *lower = hull_to_fit_points(est, entries);
 	enum vmt_status status;
 
-	status = vmt_sync_fit_points(upper, est->exits.points->len, lower, est->entries.points->len,
-				     span_begin, span_end, &est->result->fit);
+	status = vmt_sync_fit_points(upper, exits->points->len, lower, entries->points->len,
+				     span_begin, span_end, fit);
 	g_free(upper);
 	g_free(lower);
 	return status;
+}
+
+static enum vmt_status fit_hulls(struct sw_estimator *est, int64_t span_begin, int64_t span_end)
+{
+	return fit_hulls_over(est, &est->exits, &est->entries, span_begin, span_end,
+			      &est->result->fit);
+}
+
+/* A fit of two hulls for its gap only (the span does not change the gap). */
+static enum vmt_status fit_points_of(struct sw_estimator *est, const struct sw_hull *exits,
+				     const struct sw_hull *entries, struct vmt_sync_fit *fit)
+{
+	return fit_hulls_over(est, exits, entries, est->g0, est->g0, fit);
+}
+
+/*
+ * The fit gaps of the assigned events before and after `split_ns`: their
+ * hulls, built in one pass in guest time order, through the exact fit.
+ */
+static enum vmt_status split_gaps(struct sw_estimator *est, int64_t split_ns, long double gaps[2])
+{
+	struct sw_hull exits[2], entries[2];
+	struct vmt_sync_fit fit;
+	struct stream stream;
+	uint32_t vcpu;
+	uint64_t event;
+	enum vmt_status status = VMT_STATUS_OK;
+
+	for (int side = 0; side < 2; side++) {
+		vmt_sync_window_hull_init(&exits[side], false);
+		vmt_sync_window_hull_init(&entries[side], true);
+	}
+	stream_init(&stream, est);
+	merge_all(&stream);
+	while (merge_next(&stream, &vcpu, &event)) {
+		int side = est->vcpus[vcpu].events[event] >= split_ns;
+		uint32_t state = est->states[vcpu][event];
+		const struct vmt_sync_window *w;
+
+		if (state >= SW_STATE_FIRST) {
+			continue;
+		}
+		w = &est->vcpus[vcpu].windows[state];
+		if (w->exit_ns != VMT_SYNC_WINDOW_OPEN) {
+			vmt_sync_window_hull_append(
+				&exits[side], vmt_sync_window_point(est, vcpu, event, w->exit_ns));
+		}
+		vmt_sync_window_hull_append(&entries[side],
+					    vmt_sync_window_point(est, vcpu, event, w->entry_ns));
+	}
+	stream_fini(&stream);
+	for (int side = 0; side < 2; side++) {
+		if (status == VMT_STATUS_OK) {
+			status = fit_points_of(est, &exits[side], &entries[side], &fit);
+		}
+		gaps[side] = status == VMT_STATUS_OK && fit.status == VMT_SYNC_FIT_OK ? fit.gap_ns :
+											NAN;
+		vmt_sync_window_hull_fini(&exits[side]);
+		vmt_sync_window_hull_fini(&entries[side]);
+	}
+	return status;
+}
+
+/*
+ * `line` at `guest_ns`, to within a ns: the drift term (slope - 1) * delta
+ * is small, so a double holds it to far below a ns over years, and the
+ * large times add exactly. The alarm needs no more, and it runs per event.
+ */
+static int64_t apply_line_fast(const struct vmt_clock_line *line, double drift, int64_t guest_ns)
+{
+	int64_t delta = guest_ns - line->ref_guest_ns;
+
+	return line->ref_host_ns + delta + (int64_t) llround(drift * (double) delta);
 }
 
 /* Step 6: events the line puts inside a window of their vCPU, and the assignment counts. */
 static void count_events(struct sw_estimator *est)
 {
 	struct vmt_sync_window_result *result = est->result;
+	double drift = (double) (result->fit.line.slope - 1);
 
 	for (uint32_t v = 0; v < est->vcpu_count; v++) {
 		const struct vmt_sync_window_vcpu *vcpu = &est->vcpus[v];
+		size_t hint = 0;
 
 		for (size_t i = 0; vcpu->window_count && i < vcpu->event_count; i++) {
-			int64_t host_ns = vmt_clock_line_apply(&result->fit.line, vcpu->events[i]);
-			size_t w = vmt_sync_window_first_after(vcpu, host_ns);
+			int64_t host_ns =
+				apply_line_fast(&result->fit.line, drift, vcpu->events[i]);
+			size_t w = vmt_sync_window_first_after_from(vcpu, host_ns, &hint);
 
 			result->inside_count += w < vcpu->window_count &&
 						vcpu->windows[w].entry_ns <= host_ns;
@@ -525,7 +633,8 @@ enum vmt_status vmt_sync_window_estimate(const struct vmt_sync_window_vcpu *vcpu
 		config = &defaults;
 	}
 	est.config = config;
-	*result = (struct vmt_sync_window_result){ .status = VMT_SYNC_WINDOW_NO_EVENTS };
+	*result = (struct vmt_sync_window_result){ .status = VMT_SYNC_WINDOW_NO_EVENTS,
+						   .split_gap_ns = { NAN, NAN } };
 	result->fit.error_bound_ns = -1;
 	result->fit.line = vmt_clock_line_identity();
 	vmt_sync_window_hull_init(&est.exits, false);
@@ -549,6 +658,10 @@ enum vmt_status vmt_sync_window_estimate(const struct vmt_sync_window_vcpu *vcpu
 	}
 	if (status == VMT_STATUS_OK) {
 		status = finish(&est);
+	}
+	if (status == VMT_STATUS_OK && config->split_guest_ns &&
+	    result->status == VMT_SYNC_WINDOW_OK) {
+		status = split_gaps(&est, config->split_guest_ns, result->split_gap_ns);
 	}
 
 end:

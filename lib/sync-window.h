@@ -125,6 +125,13 @@ struct vmt_sync_window_config {
 	uint64_t max_trims;
 	/* Share of events inside windows below which the result is not trusted. */
 	double min_inside_share;
+	/*
+	 * When not 0: after an OK fit, also the feasible gap of the assigned
+	 * events before and after this guest time (`split_gap_ns`), which tells
+	 * whether fitting the two halves apart would gain (lib/sync-piecewise.h)
+	 * without running the estimator on them.
+	 */
+	int64_t split_guest_ns;
 };
 
 enum vmt_sync_window_status {
@@ -169,6 +176,12 @@ struct vmt_sync_window_result {
 	/* Seed: the coarse line's rate (alpha - 1) and host-minus-guest offset at the first event. */
 	long double seed_eps;
 	int64_t seed_offset_ns;
+	/*
+	 * With `split_guest_ns`: the fit gap (`fit.gap_ns`) of the events this
+	 * fit assigned before it and after it; NAN where not computed or not
+	 * bounded.
+	 */
+	long double split_gap_ns[2];
 };
 
 /* Fills `config` with the defaults (window-sync.md §2). */

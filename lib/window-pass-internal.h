@@ -16,6 +16,7 @@
 
 #include "lib/host-event.h"
 #include "lib/host-model.h"
+#include "lib/sync-piecewise.h"
 #include "lib/window-pass.h"
 
 /* A guest `cpu_id` (or host vCPU index) at or above this is corrupt data, not a vCPU. */
@@ -33,6 +34,12 @@ struct vmt_window_pass_host {
 	struct vmt_host_model *model; /* Owned. */
 	struct vmt_host_event_decoder *decoder; /* Owned. */
 	GPtrArray *windows; /* Owned: struct vmt_window_pass_thread. */
+	/*
+	 * Owned: struct vmt_sync_window, the host time ranges of discarded
+	 * events or packets: any vCPU may have been in guest mode there.
+	 */
+	GArray *unknown;
+	uint64_t untimed_discard_count; /* Discarded-item messages without times. */
 	const struct vmt_log_ctx *log; /* Weak. */
 	const char *path; /* Weak: the machine's first trace, for causes. */
 };
@@ -54,6 +61,29 @@ struct vmt_window_pass {
 	GPtrArray *guests; /* Owned: struct vmt_window_pass_guest. */
 	GPtrArray *streams; /* Owned: struct guest_stream. */
 };
+
+/*
+ * One wanted guest's estimate: its input, gathered in the calling thread,
+ * and its output.
+ */
+struct vmt_window_pass_job {
+	/* Owned; NULL when there is nothing to estimate. Borrows `by_index` and the guest's times. */
+	struct vmt_sync_window_vcpu *vcpus;
+	guint vcpu_count;
+	GPtrArray *by_index; /* Owned: GArray of struct vmt_sync_window per vCPU index. */
+	bool has_run;
+	enum vmt_status status;
+	struct vmt_sync_piecewise_result pieces;
+	const bt_error *error; /* Owned until moved back: a failed estimate's causes. */
+};
+
+/*
+ * Runs the estimates of the `jobs` that have `vcpus` on up to
+ * `thread_count` threads (the calling one included), then moves the causes
+ * of failed ones to the calling thread. Returns the first failure's status.
+ */
+enum vmt_status vmt_window_pass_estimate_all(struct vmt_window_pass_job *jobs, guint job_count,
+					     guint thread_count);
 
 /*
  * Reads every host machine with KVM entry/exit events through its model

@@ -163,7 +163,63 @@ void vmt_window_pass_host_destroy(gpointer data)
 	vmt_host_model_destroy(run->model);
 	vmt_host_event_decoder_destroy(run->decoder);
 	g_ptr_array_free(run->windows, TRUE);
+	g_array_unref(run->unknown);
 	g_free(run);
+}
+
+/* How to read the time range of one kind of discarded-items message. */
+struct discarded_kind {
+	const bt_stream *(*stream)(const bt_message *msg);
+	bt_bool (*has_times)(const bt_stream_class *stream_class);
+	const bt_clock_snapshot *(*beginning)(const bt_message *msg);
+	const bt_clock_snapshot *(*end)(const bt_message *msg);
+};
+
+static const struct discarded_kind discarded_events = {
+	bt_message_discarded_events_borrow_stream_const,
+	bt_stream_class_discarded_events_have_default_clock_snapshots,
+	bt_message_discarded_events_borrow_beginning_default_clock_snapshot_const,
+	bt_message_discarded_events_borrow_end_default_clock_snapshot_const,
+};
+
+static const struct discarded_kind discarded_packets = {
+	bt_message_discarded_packets_borrow_stream_const,
+	bt_stream_class_discarded_packets_have_default_clock_snapshots,
+	bt_message_discarded_packets_borrow_beginning_default_clock_snapshot_const,
+	bt_message_discarded_packets_borrow_end_default_clock_snapshot_const,
+};
+
+/* The time range [beginning, end] of a discarded-items message, false if it has none. */
+static bool discarded_range(const bt_message *msg, const struct discarded_kind *kind,
+			    struct vmt_sync_window *range)
+{
+	return kind->has_times(bt_stream_borrow_class_const(kind->stream(msg))) &&
+	       bt_clock_snapshot_get_ns_from_origin(kind->beginning(msg), &range->entry_ns) ==
+		       BT_CLOCK_SNAPSHOT_GET_NS_FROM_ORIGIN_STATUS_OK &&
+	       bt_clock_snapshot_get_ns_from_origin(kind->end(msg), &range->exit_ns) ==
+		       BT_CLOCK_SNAPSHOT_GET_NS_FROM_ORIGIN_STATUS_OK;
+}
+
+/*
+ * A host discarded-events or discarded-packets message: the lost events
+ * may have been entries and exits of any vCPU thread, so its time range
+ * becomes "unknown = allowed" for every vCPU (window-sync.md §5). One
+ * without times cannot be placed: it is counted, and the pass warns.
+ */
+static void note_discarded(struct vmt_window_pass_host *run, const bt_message *msg)
+{
+	struct vmt_sync_window range;
+	bool has_range = discarded_range(
+		msg,
+		bt_message_get_type(msg) == BT_MESSAGE_TYPE_DISCARDED_EVENTS ? &discarded_events :
+									       &discarded_packets,
+		&range);
+
+	if (has_range && range.exit_ns >= range.entry_ns) {
+		g_array_append_val(run->unknown, range);
+	} else {
+		run->untimed_discard_count++;
+	}
 }
 
 static enum vmt_status handle_host_message(void *data, const bt_message *msg)
@@ -173,6 +229,11 @@ static enum vmt_status handle_host_message(void *data, const bt_message *msg)
 	enum vmt_status status;
 	int64_t ns;
 
+	if (bt_message_get_type(msg) == BT_MESSAGE_TYPE_DISCARDED_EVENTS ||
+	    bt_message_get_type(msg) == BT_MESSAGE_TYPE_DISCARDED_PACKETS) {
+		note_discarded(run, msg);
+		return VMT_STATUS_OK;
+	}
 	if (event_ns(msg, run->path, run->log, &status, &ns)) {
 		vmt_host_event_decode(run->decoder, msg, ns, &event);
 		if (event.kind != VMT_HOST_EVENT_OTHER) {
@@ -186,21 +247,6 @@ static bt_graph_simple_sink_component_consume_func_status
 host_consume(bt_message_iterator *iterator, void *data)
 {
 	return vmt_ctf_graph_consume(iterator, data, handle_host_message);
-}
-
-/* Runs `graph` to its end; the caller appends a cause on failure. */
-static enum vmt_status run_graph(bt_graph *graph)
-{
-	bt_graph_run_status status;
-
-	do {
-		status = bt_graph_run(graph);
-	} while (status == BT_GRAPH_RUN_STATUS_AGAIN);
-	if (status == BT_GRAPH_RUN_STATUS_OK) {
-		return VMT_STATUS_OK;
-	}
-	return status == BT_GRAPH_RUN_STATUS_MEMORY_ERROR ? VMT_STATUS_MEMORY_ERROR :
-							    VMT_STATUS_ERROR;
 }
 
 /* Adds a source for `trace` and connects all its ports to `muxer`. */
@@ -248,6 +294,53 @@ static void close_open_windows(struct vmt_window_pass_host *run)
 	}
 }
 
+static int compare_entries(const void *a, const void *b)
+{
+	const struct vmt_sync_window *x = a, *y = b;
+
+	return (x->entry_ns > y->entry_ns) - (x->entry_ns < y->entry_ns);
+}
+
+/* Sorts `windows` and merges the ones that overlap or touch. */
+static void merge_overlaps(GArray *windows)
+{
+	struct vmt_sync_window *w = (struct vmt_sync_window *) (void *) windows->data;
+	guint kept = 0;
+
+	if (!windows->len) {
+		return;
+	}
+	qsort(w, windows->len, sizeof(*w), compare_entries);
+	for (guint i = 1; i < windows->len; i++) {
+		if (w[i].entry_ns <= w[kept].exit_ns) {
+			w[kept].exit_ns = MAX(w[kept].exit_ns, w[i].exit_ns);
+		} else {
+			w[++kept] = w[i];
+		}
+	}
+	g_array_set_size(windows, kept + 1);
+}
+
+/*
+ * Makes the discarded ranges windows of every vCPU thread: an event there
+ * may belong to a window the host lost, so it is allowed, and an assignment
+ * to such a merged window only widens the constraints (a lost exit merges
+ * two windows the same way).
+ */
+static void add_unknown_ranges(struct vmt_window_pass_host *run)
+{
+	if (!run->unknown->len) {
+		return;
+	}
+	merge_overlaps(run->unknown);
+	for (guint i = 0; i < run->windows->len; i++) {
+		struct vmt_window_pass_thread *tw = g_ptr_array_index(run->windows, i);
+
+		g_array_append_vals(tw->windows, run->unknown->data, run->unknown->len);
+		merge_overlaps(tw->windows);
+	}
+}
+
 /* Reads the traces of host `machine` in time order through its model. */
 static enum vmt_status run_host(struct vmt_window_pass *pass, const struct vmt_machine *machine,
 				struct vmt_window_pass_host *run)
@@ -281,7 +374,7 @@ static enum vmt_status run_host(struct vmt_window_pass *pass, const struct vmt_m
 					 i);
 	}
 	if (status == VMT_STATUS_OK) {
-		status = run_graph(graph);
+		status = vmt_ctf_graph_run(graph);
 		if (status != VMT_STATUS_OK) {
 			VMT_LOGE_APPEND_CAUSE(
 				pass->log,
@@ -290,6 +383,19 @@ static enum vmt_status run_host(struct vmt_window_pass *pass, const struct vmt_m
 		}
 	}
 	close_open_windows(run);
+	add_unknown_ranges(run);
+	if (run->unknown->len) {
+		VMT_LOGI(pass->log,
+			 "Host lost events: their time ranges count as guest mode for every vCPU: "
+			 "host=\"%s\", ranges=%u",
+			 machine->id, run->unknown->len);
+	}
+	if (run->untimed_discard_count) {
+		VMT_LOGW(pass->log,
+			 "Host lost events at unknown times: window sync may take the guest events "
+			 "of those times for outliers: host=\"%s\", count=%" PRIu64,
+			 machine->id, run->untimed_discard_count);
+	}
 
 end:
 	bt_graph_put_ref(graph);
@@ -323,6 +429,7 @@ enum vmt_status vmt_window_pass_read_hosts(struct vmt_window_pass *pass)
 		run->model = vmt_host_model_create(&window_listener, run);
 		run->decoder = vmt_host_event_decoder_create();
 		run->windows = g_ptr_array_new_with_free_func(destroy_thread_windows);
+		run->unknown = g_array_new(FALSE, FALSE, sizeof(struct vmt_sync_window));
 		run->log = pass->log;
 		run->path = ((const struct vmt_trace_entry *) g_ptr_array_index(machine->traces, 0))
 				    ->path;
@@ -491,7 +598,7 @@ enum vmt_status vmt_window_pass_read_guests(struct vmt_window_pass *pass, const 
 		}
 	}
 	if (status == VMT_STATUS_OK && pass->streams->len) {
-		status = run_graph(graph);
+		status = vmt_ctf_graph_run(graph);
 		if (status != VMT_STATUS_OK) {
 			VMT_LOGE_APPEND_CAUSE(pass->log,
 					      "Cannot read the guest traces for window sync");

@@ -2,7 +2,8 @@
 /*
  * The first pass of window sync (see window-pass.h): ties each wanted guest
  * to its VM instances on a host, gathers their vCPU windows by index, and
- * runs the estimator. The reading is in window-pass-read.c.
+ * runs the estimator. The reading is in window-pass-read.c, the estimates
+ * (one per guest, side by side) in window-pass-estimate.c.
  */
 #define VMT_LOG_TAG "VMTRACE/WINDOW-PASS"
 #include "lib/log.h"
@@ -14,6 +15,8 @@
 
 #include <glib.h>
 
+#include "lib/parallel-read.h"
+#include "lib/sync-piecewise.h"
 #include "lib/window-pass-internal.h"
 
 /* Which VM instances of one host are the guest's. */
@@ -200,42 +203,33 @@ static int64_t common_pid(const GPtrArray *vms)
 	return pid;
 }
 
-/* Runs the estimator over the guest's events and the VM's windows. */
-static enum vmt_status estimate_guest(struct vmt_window_pass *pass, const struct vmt_machine *guest,
-				      const struct vmt_window_pass_guest *events,
-				      const GPtrArray *by_index,
-				      struct vmt_window_pass_result *result)
+/*
+ * Takes a finished estimate: the result is the single line's unless the
+ * clock bends over the trace; then the pieces go to the guest's
+ * `window_pieces` and `result->estimate` summarises them.
+ */
+static void take_estimate(struct vmt_window_pass *pass, struct vmt_machine *guest,
+			  struct vmt_window_pass_job *job, struct vmt_window_pass_result *result)
 {
-	guint count = MAX(events->cpus->len, by_index->len);
-	struct vmt_sync_window_vcpu *vcpus = g_new0(struct vmt_sync_window_vcpu, MAX(count, 1));
+	struct vmt_sync_piecewise_result *pieces = &job->pieces;
 	const struct vmt_sync_window_result *estimate = &result->estimate;
-	enum vmt_status status;
 
-	for (guint v = 0; v < count; v++) {
-		const GArray *times = v < events->cpus->len ? g_ptr_array_index(events->cpus, v) :
-							      NULL;
-		const GArray *windows = v < by_index->len ? g_ptr_array_index(by_index, v) : NULL;
-
-		if (times) {
-			vcpus[v].events = (const int64_t *) (const void *) times->data;
-			vcpus[v].event_count = times->len;
-		}
-		if (windows) {
-			vcpus[v].windows =
-				(const struct vmt_sync_window *) (const void *) windows->data;
-			vcpus[v].window_count = windows->len;
-			result->vcpu_count++;
-			result->window_count += windows->len;
-		}
-	}
-	status = vmt_sync_window_estimate(vcpus, count, NULL, &result->estimate);
-	g_free(vcpus);
-	if (status != VMT_STATUS_OK) {
-		VMT_LOGE_APPEND_CAUSE(pass->log,
-				      "Cannot estimate the guest clock from windows: "
-				      "machine=\"%s\"",
-				      guest->id);
-		return status;
+	result->estimate = pieces->summary;
+	result->whole = pieces->whole;
+	result->fit_count = pieces->fit_count;
+	result->segment_count = pieces->pieces ? pieces->pieces->count : 1;
+	vmt_clock_pieces_destroy(guest->window_pieces);
+	guest->window_pieces = g_steal_pointer(&pieces->pieces);
+	if (guest->window_pieces) {
+		VMT_LOGI(pass->log,
+			 "Guest clock is not linear over the trace, fitted in pieces: "
+			 "machine=\"%s\", segments=%" PRIu64 ", fits=%" PRIu64 ", error-ns=%" PRId64
+			 ", single-line-status=\"%s\", "
+			 "single-line-error-ns=%" PRId64,
+			 guest->id, result->segment_count, result->fit_count,
+			 result->estimate.fit.error_bound_ns,
+			 vmt_sync_window_status_describe(result->whole.status),
+			 result->whole.fit.error_bound_ns);
 	}
 	result->has_estimate = true;
 	if (estimate->status != VMT_SYNC_WINDOW_OK) {
@@ -244,7 +238,34 @@ static enum vmt_status estimate_guest(struct vmt_window_pass *pass, const struct
 			 vmt_sync_window_status_describe(estimate->status),
 			 100 * vmt_sync_window_inside_share(estimate), estimate->event_count);
 	}
-	return VMT_STATUS_OK;
+}
+
+/* The estimator's input: the guest's event times and the VM's windows, per vCPU index. */
+static void prepare_estimate(const struct vmt_window_pass_guest *events,
+			     struct vmt_window_pass_job *job, struct vmt_window_pass_result *result)
+{
+	const GPtrArray *by_index = job->by_index;
+	guint count = MAX(events->cpus->len, by_index->len);
+
+	job->vcpus = g_new0(struct vmt_sync_window_vcpu, MAX(count, 1));
+	job->vcpu_count = count;
+	for (guint v = 0; v < count; v++) {
+		const GArray *times = v < events->cpus->len ? g_ptr_array_index(events->cpus, v) :
+							      NULL;
+		const GArray *windows = v < by_index->len ? g_ptr_array_index(by_index, v) : NULL;
+
+		if (times) {
+			job->vcpus[v].events = (const int64_t *) (const void *) times->data;
+			job->vcpus[v].event_count = times->len;
+		}
+		if (windows) {
+			job->vcpus[v].windows =
+				(const struct vmt_sync_window *) (const void *) windows->data;
+			job->vcpus[v].window_count = windows->len;
+			result->vcpu_count++;
+			result->window_count += windows->len;
+		}
+	}
 }
 
 static void destroy_window_array(gpointer data)
@@ -254,21 +275,24 @@ static void destroy_window_array(gpointer data)
 	}
 }
 
-/* Ties guest `m` to its VM, gathers the VM's windows and estimates the guest clock. */
-static enum vmt_status sync_guest(struct vmt_window_pass *pass, guint m,
-				  struct vmt_window_pass_result *result)
+/*
+ * Ties guest `m` to its VM and gathers the VM's windows into `job` (with
+ * `job->vcpus` when there is something to estimate; otherwise
+ * `result->problem` says why not).
+ */
+static void prepare_guest(struct vmt_window_pass *pass, guint m, struct vmt_window_pass_job *job,
+			  struct vmt_window_pass_result *result)
 {
-	const struct vmt_machine *guest = vmt_inventory_machine(pass->inventory, m);
+	struct vmt_machine *guest = vmt_inventory_machine(pass->inventory, m);
 	const struct vmt_window_pass_guest *events = g_ptr_array_index(pass->guests, m);
 	struct window_collect collect = { 0 };
-	enum vmt_status status = VMT_STATUS_OK;
 	GPtrArray *vms = find_vms(pass, guest, result);
 
 	if (!vms) {
 		if (!result->problem[0]) {
 			explain_no_vm(guest, result);
 		}
-		return VMT_STATUS_OK;
+		return;
 	}
 	result->host_pid = common_pid(vms);
 	collect.vms = vms;
@@ -282,6 +306,7 @@ static enum vmt_status sync_guest(struct vmt_window_pass *pass, guint m,
 			normalize_windows(g_ptr_array_index(collect.by_index, v));
 		}
 	}
+	job->by_index = collect.by_index;
 	if (!collect.by_index->len) {
 		snprintf(result->problem, sizeof(result->problem),
 			 "the guest's VM (QEMU pid %" PRId64 ") has no vCPU thread with a known "
@@ -291,15 +316,38 @@ static enum vmt_status sync_guest(struct vmt_window_pass *pass, guint m,
 		snprintf(result->problem, sizeof(result->problem),
 			 "the guest trace has no event with a `cpu_id`");
 	} else {
-		status = estimate_guest(pass, guest, events, collect.by_index, result);
+		prepare_estimate(events, job, result);
+	}
+	g_ptr_array_free(vms, TRUE);
+}
+
+/* Takes guest `m`'s estimate (if it ran) and frees its job. */
+static enum vmt_status finish_guest(struct vmt_window_pass *pass, guint m,
+				    struct vmt_window_pass_job *job,
+				    struct vmt_window_pass_result *result)
+{
+	struct vmt_machine *guest = vmt_inventory_machine(pass->inventory, m);
+	const struct vmt_window_pass_guest *events = g_ptr_array_index(pass->guests, m);
+	enum vmt_status status = job->has_run ? job->status : VMT_STATUS_OK;
+
+	if (status != VMT_STATUS_OK) {
+		VMT_LOGE_APPEND_CAUSE(pass->log,
+				      "Cannot estimate the guest clock from windows: "
+				      "machine=\"%s\"",
+				      guest->id);
+	} else if (job->has_run) {
+		take_estimate(pass, guest, job, result);
 	}
 	VMT_LOGD(pass->log,
 		 "Window pass: machine=\"%s\", host=%d, host-pid=%" PRId64 ", vcpus=%" PRIu64
 		 ", windows=%" PRIu64 ", events-without-cpu=%" PRIu64 ", problem=\"%s\"",
 		 guest->id, result->host, result->host_pid, result->vcpu_count,
 		 result->window_count, events->no_cpu_count, result->problem);
-	g_ptr_array_free(collect.by_index, TRUE);
-	g_ptr_array_free(vms, TRUE);
+	vmt_sync_piecewise_result_fini(&job->pieces);
+	g_free(job->vcpus);
+	if (job->by_index) {
+		g_ptr_array_free(job->by_index, TRUE);
+	}
 	return status;
 }
 
@@ -357,6 +405,8 @@ enum vmt_status vmt_window_pass_run(struct vmt_inventory *inventory,
 	struct vmt_window_pass pass = {
 		.inventory = inventory, .plugins = plugins, .level = level, .log = log
 	};
+	guint count = inventory->machines->len;
+	struct vmt_window_pass_job *jobs = g_new0(struct vmt_window_pass_job, MAX(count, 1));
 	enum vmt_status status;
 
 	init_pass(&pass, wanted, results);
@@ -364,7 +414,7 @@ enum vmt_status vmt_window_pass_run(struct vmt_inventory *inventory,
 	if (status == VMT_STATUS_OK && has_any_host(&pass)) {
 		status = vmt_window_pass_read_guests(&pass, wanted);
 	}
-	for (guint m = 0; m < inventory->machines->len && status == VMT_STATUS_OK; m++) {
+	for (guint m = 0; m < count && status == VMT_STATUS_OK; m++) {
 		if (!wanted[m]) {
 			continue;
 		}
@@ -373,9 +423,19 @@ enum vmt_status vmt_window_pass_run(struct vmt_inventory *inventory,
 				 "no host trace has KVM entry/exit events (`kvm_x86_entry`/"
 				 "`kvm_x86_exit` or `kvm_entry`/`kvm_exit`)");
 		} else {
-			status = sync_guest(&pass, m, &results[m]);
+			prepare_guest(&pass, m, &jobs[m], &results[m]);
 		}
 	}
+	if (status == VMT_STATUS_OK) {
+		vmt_window_pass_estimate_all(jobs, count, vmt_parallel_thread_count(log));
+	}
+	for (guint m = 0; m < count; m++) {
+		enum vmt_status guest_status =
+			wanted[m] ? finish_guest(&pass, m, &jobs[m], &results[m]) : VMT_STATUS_OK;
+
+		status = status == VMT_STATUS_OK ? guest_status : status;
+	}
+	g_free(jobs);
 	g_ptr_array_free(pass.streams, TRUE);
 	g_ptr_array_free(pass.guests, TRUE);
 	g_ptr_array_free(pass.hosts, TRUE);

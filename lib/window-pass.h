@@ -5,7 +5,9 @@
  * listener, every vCPU thread's guest-mode windows [entry, exit); reads the
  * wanted guests' traces stream by stream and collects their event times per
  * `cpu_id`; ties each guest to its VM instances on a host (by UUID, else by
- * vm_uid; never by guessing) and runs the estimator of lib/sync-window.h.
+ * vm_uid; never by guessing) and runs the estimator of lib/sync-window.h,
+ * piecewise over long traces whose guest clock is not linear
+ * (lib/sync-piecewise.h).
  *
  * Memory: every vCPU thread's windows (16 bytes each) and every wanted
  * guest event time (8 bytes each) are held until the pass ends (GArrays:
@@ -34,7 +36,18 @@
 struct vmt_window_pass_result {
 	/* The estimator ran (the guest was tied to a VM with windows). */
 	bool has_estimate;
+	/*
+	 * The fit to use. When the guest clock is fitted piecewise
+	 * (lib/sync-piecewise.h; the pieces go to the machine's
+	 * `window_pieces`), the pieces' summary: OK, the main piece's line,
+	 * the largest bound of the pieces.
+	 */
 	struct vmt_sync_window_result estimate;
+	/* The single line over the whole trace (= `estimate` without pieces). */
+	struct vmt_sync_window_result whole;
+	/* Pieces of the fit (1: a single line), and estimator runs it took. */
+	uint64_t segment_count;
+	uint64_t fit_count;
 	/* Why window sync cannot be used for this guest, "" if it can. */
 	char problem[512];
 	/* Host machine of the guest's VM, -1 if not found. */
@@ -50,8 +63,8 @@ struct vmt_window_pass_result {
  * Runs the pass for the guest machines `wanted[i]` (indexed like
  * `inventory->machines`) and fills `results` (same indexing, allocated by
  * the caller; other entries are zeroed with host -1). Sets a wanted guest's
- * `vm_uid` from its vmsync events when the inventory has none, and its
- * time span. Fails (with a cause naming the trace) if a trace cannot be
+ * `vm_uid` from its vmsync events when the inventory has none, its time
+ * span, and its `window_pieces` when the fit is piecewise. Fails (with a cause naming the trace) if a trace cannot be
  * read, or on allocation failure; a guest that cannot be synchronized is not
  * a failure: its `problem` says why.
  */

@@ -19,11 +19,18 @@
 # 2. valgrind memcheck on one full chain (source.vmsync.fs ->
 #    filter.vmmatch.tag -> sink.vmstate.intervals) over a simulator sample,
 #    with the plain build: no error, no definite leak.
-# 3. libFuzzer targets (build-fuzz, clang), each for a bounded time.
+# 3. valgrind helgrind on the hypercall chain, whose sync pass reads its
+#    streams on 2 threads (lib/parallel-read.c), over a simulator trace:
+#    once whole, once with a guest stream that fails to decode (its error
+#    comes back from the worker thread). Any helgrind report fails; only
+#    valgrind's own glibc suppressions apply (at the default log level
+#    libbabeltrace2 and src.ctf.fs draw no report: see README
+#    "Performance").
+# 4. libFuzzer targets (build-fuzz, clang), each for a bounded time.
 #
 # Environment: VMTRACE_PLAIN_BUILD_DIR (default build: the plain build that
 # ./tests/run.sh made), FUZZ_SECONDS (default 20 per target),
-# SKIP_ASAN / SKIP_VALGRIND / SKIP_FUZZ (=1 to skip a step).
+# SKIP_ASAN / SKIP_VALGRIND / SKIP_HELGRIND / SKIP_FUZZ (=1 to skip a step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -144,7 +151,90 @@ run_valgrind() {
 	step_done "$(grep -c . "$work/vcpu.csv") CSV lines, no error"
 }
 
-# --- 3. libFuzzer ------------------------------------------------------------------
+# --- 3. helgrind -----------------------------------------------------------------
+
+# Runs the hypercall chain over $1 under helgrind into log $2; prints babeltrace2's exit code.
+helgrind_chain() {
+	local traces=$1 log=$2 rc=0
+	VMTRACE_PASS_THREADS=2 valgrind --tool=helgrind --error-exitcode=99 --num-callers=30 \
+		--log-file="$log" babeltrace2 --plugin-path="$repo/$plain_build/plugins" \
+		-c source.vmsync.fs -p "inputs=[\"$traces\"],sync=\"hypercall\"" \
+		-c filter.vmmatch.tag \
+		-c sink.vmstate.intervals -p "format=\"csv\",path=\"$work/helgrind.csv\"" \
+		>/dev/null 2>"$log.stderr" || rc=$?
+	echo "$rc"
+}
+
+# The stream file that `src.ctf.fs` reads on output port $2 of trace $1
+# (ports follow the data files' paths in C order: lib/ctf-graph.c).
+port_file() {
+	find "$1" -maxdepth 1 -type f -size +0 ! -name metadata ! -name '.*' | LC_ALL=C sort |
+		sed -n "$(($2 + 1))p"
+}
+
+run_helgrind() {
+	local plugins="$repo/$plain_build/plugins" vmsim="$repo/$plain_build/tools/vmsim"
+	local rc split trace port stream
+	step "valgrind helgrind, hypercall chain with a 2-thread sync pass"
+	if [ ! -x "$vmsim" ] || [ ! -e "$plugins/babeltrace-plugin-vmsync.so" ]; then
+		echo "ci-sanitizers: $plain_build is not built (run ./tests/run.sh first)" >&2
+		status=1
+		return
+	fi
+	"$vmsim" --scenario hypercall --duration-ms 200 --out "$work/hc" --truth=none >/dev/null
+	# Without valgrind, at DEBUG: the pass splits its streams over 2 threads.
+	split="$work/helgrind-split.log"
+	VMTRACE_PASS_THREADS=2 babeltrace2 --plugin-path="$plugins" -c source.vmsync.fs -l DEBUG \
+		-p "inputs=[\"$work/hc/traces\"],sync=\"hypercall\"" -c sink.utils.dummy \
+		>/dev/null 2>"$split" || true
+	if ! grep -q 'Reading the traces: streams=[0-9]*, threads=2' "$split"; then
+		echo "ci-sanitizers: the sync pass did not run on 2 threads" >&2
+		status=1
+	fi
+	rc=$(helgrind_chain "$work/hc/traces" "$work/helgrind.log")
+	if [ "$rc" -ne 0 ]; then
+		echo "ci-sanitizers: helgrind found errors or the chain failed (exit $rc):" >&2
+		grep -B2 -A30 -m3 'Possible data race\|lock order\|unlocked' "$work/helgrind.log" >&2 || true
+		tail -20 "$work/helgrind.log.stderr" >&2
+		status=1
+		step_done FAILED
+		return
+	fi
+	# The failure path: one guest stream that the worker thread reads
+	# (graph 1) decodes wrong halfway; its causes are taken on that thread
+	# and moved back. Only one thread fails, as only one stream is bad: two
+	# threads logging errors at once draw helgrind reports on the logging
+	# time cache of libbabeltrace2 and the ctf plugin, which is guarded by
+	# atomics helgrind does not model (README "Performance").
+	cp -r "$work/hc/traces" "$work/hc-bad"
+	trace=$(sed -n 's/.*Reading a stream: path="\([^"]*\/vm-[^"]*\)", port=\([0-9]*\), .*graph=1$/\1 \2/p' \
+		"$split" | head -1)
+	port=${trace##* }
+	trace=${trace% *}
+	stream=$(port_file "$work/hc-bad/${trace#"$work/hc/traces/"}" "$port")
+	dd if=/dev/zero bs=4096 count=1 2>/dev/null | tr '\0' '\377' |
+		dd of="$stream" bs=1 seek=$(($(stat -c %s "$stream") / 2)) conv=notrunc 2>/dev/null
+	rc=$(helgrind_chain "$work/hc-bad" "$work/helgrind-bad.log")
+	if [ "$rc" -ne 1 ] || ! grep -q "Cannot read a stream of the trace.*$(dirname "$stream")" \
+		<(tr -d '\n' <"$work/helgrind-bad.log.stderr" | tr -s ' '); then
+		echo "ci-sanitizers: helgrind on a corrupt guest stream ($stream):" \
+			"exit $rc, not 1 with a cause naming it:" >&2
+		grep -B2 -A30 -m3 'Possible data race\|lock order\|unlocked' "$work/helgrind-bad.log" >&2 || true
+		tail -20 "$work/helgrind-bad.log.stderr" >&2
+		status=1
+		step_done FAILED
+		return
+	fi
+	# The log line's process and thread ids differ: the worker read it.
+	if ! awk '/ E VMTRACE\/SYNC-PASS stream_sink_consume@/ && $3 != $4 { found = 1 }
+		END { exit !found }' "$work/helgrind-bad.log.stderr"; then
+		echo "ci-sanitizers: $stream did not fail on the worker thread" >&2
+		status=1
+	fi
+	step_done "$(grep -c . "$work/helgrind.csv") CSV lines, no report (also when a guest stream fails on the worker)"
+}
+
+# --- 4. libFuzzer ------------------------------------------------------------------
 
 run_fuzz() {
 	local build=build-fuzz target corpus
@@ -183,6 +273,7 @@ run_fuzz() {
 
 [ "${SKIP_ASAN:-0}" = 1 ] || run_asan
 [ "${SKIP_VALGRIND:-0}" = 1 ] || run_valgrind
+[ "${SKIP_HELGRIND:-0}" = 1 ] || run_helgrind
 [ "${SKIP_FUZZ:-0}" = 1 ] || run_fuzz
 if [ "$status" -ne 0 ]; then
 	echo "ci-sanitizers: FAILED" >&2

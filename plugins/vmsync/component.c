@@ -88,6 +88,34 @@ void vmsync_comp_finalize(bt_self_component_source *self_comp)
 	destroy_comp(comp);
 }
 
+/*
+ * The pieces of a piecewise fit as an array of maps: each piece's first
+ * guest time (ns from origin, recorded; the first piece's is the guest's
+ * first event, it also covers earlier times), slope, offset and bound.
+ */
+static bool append_pieces(bt_value *map, const struct vmt_machine *machine)
+{
+	bt_value *array, *item;
+	bool ok = bt_value_map_insert_empty_array_entry(map, "pieces", &array) == 0;
+
+	for (size_t i = 0; ok && machine->pieces && i < machine->pieces->count; i++) {
+		const struct vmt_clock_piece *piece = &machine->pieces->pieces[i];
+		int64_t begin = i > 0 ? piece->begin_guest_ns :
+					(machine->has_span ? machine->span_begin_ns : INT64_MIN);
+		char slope[32];
+
+		vmt_clock_line_format_slope(&piece->line, slope, sizeof(slope));
+		ok = bt_value_array_append_empty_map_element(array, &item) == 0 &&
+		     bt_value_map_insert_signed_integer_entry(item, "guest-begin-ns", begin) == 0 &&
+		     bt_value_map_insert_string_entry(item, "slope", slope) == 0 &&
+		     bt_value_map_insert_signed_integer_entry(
+			     item, "offset-ns", vmt_clock_line_offset_ns(&piece->line)) == 0 &&
+		     bt_value_map_insert_signed_integer_entry(item, "error-ns",
+							      piece->error_bound_ns) == 0;
+	}
+	return ok;
+}
+
 /* One guest's result in the `vmtrace.sync-info` answer. */
 static bool append_guest_info(bt_value *array, const struct vmsync_setup *setup,
 			      const struct vmt_machine *machine)
@@ -115,6 +143,8 @@ static bool append_guest_info(bt_value *array, const struct vmsync_setup *setup,
 	     bt_value_map_insert_signed_integer_entry(map, "error-ns", machine->error_bound_ns) ==
 		     0 &&
 	     bt_value_map_insert_unsigned_integer_entry(map, "points", machine->sync_points) == 0 &&
+	     bt_value_map_insert_unsigned_integer_entry(map, "segments",
+							vmt_machine_segment_count(machine)) == 0 &&
 	     bt_value_map_insert_empty_array_entry(map, "traces", &traces) == 0;
 	for (i = 0; ok && i < machine->traces->len; i++) {
 		const struct vmt_trace_entry *trace = g_ptr_array_index(machine->traces, i);
@@ -128,6 +158,13 @@ static bool append_guest_info(bt_value *array, const struct vmsync_setup *setup,
 	if (ok && machine->host_pid >= 0) {
 		ok = bt_value_map_insert_signed_integer_entry(map, "host-pid", machine->host_pid) ==
 		     0;
+	}
+	if (ok && machine->pieces) {
+		ok = append_pieces(map, machine);
+	}
+	if (ok && machine->windows_inside_share >= 0) {
+		ok = bt_value_map_insert_real_entry(map, "windows-inside-share",
+						    machine->windows_inside_share) == 0;
 	}
 	return ok;
 }

@@ -68,6 +68,13 @@ static bool set_guest_entries(const struct vmsync_setup *setup, const struct vmt
 	ok &= set_integer(trace, "vmtrace_sync_offset_ns", vmt_machine_offset_ns(machine));
 	ok &= set_integer(trace, "vmtrace_sync_error_ns", machine->error_bound_ns);
 	ok &= set_integer(trace, "vmtrace_sync_points", (int64_t) machine->sync_points);
+	/*
+	 * A piecewise fit (window sync of a clock slewed over a long trace) has
+	 * several lines: the slope and offset above are those of the piece that
+	 * covers the most events (the best single line for a reader who applies
+	 * them), the error bound the largest of the pieces'.
+	 */
+	ok &= set_integer(trace, "vmtrace_sync_segments", vmt_machine_segment_count(machine));
 	return ok;
 }
 

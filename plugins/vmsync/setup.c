@@ -183,36 +183,19 @@ static const char *fit_problem(const struct vmt_sync_pass_result *result,
 }
 
 /*
- * Below this share of guest events inside windows the window fit is not
- * used at all: the events do not follow the windows (guest `cpu_id` is not
- * the vCPU index, a trapping clocksource). Between it and the estimator's
- * alarm (99.9 %), or when outliers left the constraints inconsistent, the
- * line is still far better than unsynchronized clocks (µs against ms): it
- * is used, with an unknown error bound and a warning.
+ * Why window sync cannot be used for the guest, or NULL. Only a fit whose
+ * bound holds is used: when the alarm rings (fewer than 99.9 % of the
+ * events inside windows) or outliers left the constraints inconsistent,
+ * the line may be off by far more than the events suggest (a seed on the
+ * wrong alias of a high-duty vCPU put 93 % of them inside windows 37 ms
+ * off), which would be a guess, not a measurement.
  */
-#define WINDOWS_MIN_USABLE_SHARE 0.9
-
-/* A line that most events agree with, but whose bound does not hold for all of them. */
-static bool is_untrusted(const struct vmt_sync_window_result *estimate)
-{
-	return estimate->status == VMT_SYNC_WINDOW_FEW_INSIDE ||
-	       estimate->status == VMT_SYNC_WINDOW_INCONSISTENT;
-}
-
-/* Why window sync cannot be used for the guest, or NULL. */
 static const char *windows_problem(const struct vmt_window_pass_result *result)
 {
-	const struct vmt_sync_window_result *estimate = &result->estimate;
-
 	if (!result->has_estimate) {
 		return result->problem[0] ? result->problem : "the window pass did not run";
 	}
-	if (estimate->status == VMT_SYNC_WINDOW_OK ||
-	    (is_untrusted(estimate) &&
-	     vmt_sync_window_inside_share(estimate) >= WINDOWS_MIN_USABLE_SHARE)) {
-		return NULL;
-	}
-	return result->problem;
+	return result->estimate.status == VMT_SYNC_WINDOW_OK ? NULL : result->problem;
 }
 
 static void use_fit(struct vmt_machine *machine, const struct vmt_sync_fit *fit)
@@ -223,24 +206,46 @@ static void use_fit(struct vmt_machine *machine, const struct vmt_sync_fit *fit)
 	machine->sync_points = fit->upper_count + fit->lower_count;
 }
 
-static void use_windows(struct vmt_machine *machine, const struct vmt_window_pass_result *result,
-			const struct vmt_log_ctx *log)
+static void use_windows(struct vmt_machine *machine, const struct vmt_window_pass_result *result)
 {
 	const struct vmt_sync_window_result *estimate = &result->estimate;
 
 	machine->sync_method = VMT_SYNC_METHOD_WINDOWS;
 	machine->line = estimate->fit.line;
+	/* Piecewise fit: `estimate` summarises the pieces, which convert the times. */
+	machine->pieces = machine->window_pieces;
 	machine->error_bound_ns = estimate->fit.error_bound_ns;
 	machine->sync_points = estimate->assigned_count;
 	machine->host = result->host;
 	machine->host_pid = result->host_pid;
-	if (is_untrusted(estimate)) {
-		machine->error_bound_ns = -1;
-		VMT_LOGW(log,
-			 "Window sync of guest is not trusted, its error bound is unknown: %s: "
-			 "machine=\"%s\"",
-			 result->problem, machine->id);
+}
+
+/*
+ * A window fit with a bound this wide says little more than NTP-synchronized
+ * recorded clocks do: almost no exits (posted interrupts, `idle=poll`, HLT
+ * passthrough), so `auto` keeps the recorded clock.
+ */
+#define WINDOWS_MAX_AUTO_BOUND_NS 1000000
+
+/*
+ * Why `auto` does not use window sync for the guest, or NULL: unlike an
+ * explicit `sync="windows"`, `auto` also passes over a fit whose bound says
+ * nothing more than the recorded clock.
+ */
+static const char *auto_windows_problem(const struct vmt_window_pass_result *result)
+{
+	const struct vmt_sync_window_result *estimate = &result->estimate;
+	const char *problem = windows_problem(result);
+
+	if (problem) {
+		return problem;
 	}
+	if (estimate->fit.error_bound_ns < 0 ||
+	    estimate->fit.error_bound_ns > WINDOWS_MAX_AUTO_BOUND_NS) {
+		return "the guest's vCPUs exit too rarely for the host windows to say more than "
+		       "its recorded clock (error bound unknown or over 1 ms)";
+	}
+	return NULL;
 }
 
 /* `auto` without hypercall sync: windows, else the recorded clock, saying which and why. */
@@ -248,14 +253,14 @@ static void decide_auto_fallback(struct vmt_machine *machine, const char *hyperc
 				 const struct vmt_window_pass_result *windows,
 				 const struct vmt_log_ctx *log)
 {
-	const char *problem = windows_problem(windows);
+	const char *problem = auto_windows_problem(windows);
 
 	if (!problem) {
 		VMT_LOGW(log,
 			 "Cannot use hypercall sync for guest, using window sync (host vCPU "
 			 "entry/exit windows) instead: %s: machine=\"%s\"",
 			 hypercall_problem, machine->id);
-		use_windows(machine, windows, log);
+		use_windows(machine, windows);
 		return;
 	}
 	VMT_LOGW(log,
@@ -299,7 +304,7 @@ static enum vmt_status decide_guest(struct vmsync_setup *setup, struct vmt_machi
 					      problem, machine->id);
 			return VMT_STATUS_ERROR;
 		}
-		use_windows(machine, windows, log);
+		use_windows(machine, windows);
 	}
 	if (machine->manual_offset_ns != 0 && machine->sync_method != VMT_SYNC_METHOD_HYPERCALL &&
 	    machine->sync_method != VMT_SYNC_METHOD_WINDOWS) {
@@ -352,12 +357,15 @@ static enum vmt_status run_window_pass(struct vmsync_setup *setup, bt_logging_le
 				 ", assigned=%" PRIu64 ", violations=%" PRIu64 ", trimmed=%" PRIu64
 				 ", inside=%.4f%%, vcpus=%" PRIu64 ", windows=%" PRIu64
 				 ", seed-events=%" PRIu64 ", seed-best=%" PRIu64
-				 ", seed-second=%" PRIu64 ", problem=\"%s\"",
+				 ", seed-second=%" PRIu64
+				 ", seed-rate-ppm=%.3Lf, seed-offset-ns=%" PRId64
+				 ", problem=\"%s\"",
 				 vmt_inventory_machine(inventory, i)->id, e->event_count,
 				 e->assigned_count, e->violation_count, e->trimmed_count,
 				 100 * vmt_sync_window_inside_share(e), windows[i].vcpu_count,
 				 windows[i].window_count, e->seed_event_count, e->seed_best_count,
-				 e->seed_second_count, windows[i].problem);
+				 e->seed_second_count, e->seed_eps * 1e6L, e->seed_offset_ns,
+				 windows[i].problem);
 		}
 	}
 	g_free(wanted);
@@ -407,6 +415,10 @@ static enum vmt_status decide_sync(struct vmsync_setup *setup, bt_logging_level 
 			machine->host = results[i].host;
 		}
 		machine->host_pid = results[i].host_pid;
+		machine->windows_inside_share =
+			windows[i].has_estimate ?
+				vmt_sync_window_inside_share(&windows[i].estimate) :
+				-1;
 		status = decide_guest(setup, machine, &results[i], &windows[i], log);
 		if (status == VMT_STATUS_OK) {
 			log_guest(machine, log);

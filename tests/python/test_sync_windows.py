@@ -3,12 +3,15 @@
 fallback to it) on simulated traces, scored against the simulator's truth.
 
 Every guest event's converted timestamp must lie within the reported
-`vmtrace_sync_error_ns` of its true host time, and the targets of
-window-sync.md §7 must hold: max |error| <= 2 µs, a bound <= 3 µs, and
->= 99.9 % of the guest events in `running` per `filter.vmmatch.tag`. The
-simulator's margins are asymmetric (>= 0.8 µs after an entry, >= 2.5 µs
-before an exit), so the estimate is biased by about 0.85 µs and the bound,
-not luck, is what is checked.
+`vmtrace_sync_error_ns` of its true host time, and on full traces the
+targets of window-sync.md §7 must hold: max |error| <= 2 µs, a bound
+<= 3 µs, and >= 99.9 % of the guest events in `running` per
+`filter.vmmatch.tag`. The simulator's margins are asymmetric (the first
+guest event 0.4-1.2 µs after an entry, the last one 1.5-4 µs before an
+exit), so the estimate is biased by about 0.55 µs and the bound, not luck,
+is what is checked. On degraded traces (a tenth of the events, only
+`sched_switch`, the first 100 ms, lost host events) the bound must still
+contain the truth.
 """
 import json
 import re
@@ -20,8 +23,11 @@ from conftest import PLUGINS, VMSIM, run_cli, run_vmsim
 
 pytestmark = pytest.mark.skipif(not VMSIM.exists(), reason="vmsim is not built")
 
-# name -> (vmsim arguments, `sync` parameter)
+# name -> (vmsim arguments, `sync` parameter); DEGRADED: only "the bound holds".
 SCENARIOS = {
+    # Issue 9's main case: drift +-50 ppm, recorded clocks ms off, no sync event.
+    "drift50": (["--scenario", "nosync", "--duration-ms", "1000", "--seed", "7",
+                 "--set", "drift_ppm=50,-50", "--set", "clock_error_ms=3.5,-4.5"], "auto"),
     # No sync event at all: `auto` must fall back to window sync.
     "nosync": (["--scenario", "nosync", "--duration-ms", "1000"], "auto"),
     # Forced on a trace with vmsync events: they count as ordinary events.
@@ -32,7 +38,20 @@ SCENARIOS = {
     # Busy 4-vCPU guests preempting each other, no sync events.
     "compete": (["--scenario", "compete", "--duration-ms", "800", "--set", "sync=none"],
                 "windows"),
+    # Only the guests' `sched_switch` events (window-sync.md §4).
+    "switchonly": (["--scenario", "nosync", "--duration-ms", "1000", "--seed", "3",
+                    "--set", "guest_events=sched_switch"], "windows"),
+    # The first 100 ms of a trace only: the clock rate is poorly known.
+    "first100ms": (["--scenario", "nosync", "--duration-ms", "100", "--seed", "4"], "windows"),
+    # The host lost 60 ms of events on pCPU 0: those times are "unknown = allowed".
+    "discard": (["--scenario", "nosync", "--duration-ms", "1000", "--seed", "6",
+                 "--set", "host_discard_ms=200,260", "--set", "host_discard_cpu=0"], "windows"),
+    # Long guest-mode windows (~1 k exits per second and vCPU): a repeated
+    # polygon vertex once stopped the band search short and derailed the fit.
+    "longwindows": (["--scenario", "nosync", "--duration-ms", "1000",
+                     "--set", "guest_mean_us=20000"], "windows"),
 }
+DEGRADED = {"sparse", "switchonly", "first100ms", "discard", "longwindows"}
 
 # Reads the source's output in a fresh interpreter (a libbabeltrace2
 # precondition aborts, it does not raise) and scores every guest event
@@ -115,13 +134,55 @@ def test_converted_times_within_bound(runs, name):
     for guest, r in result.items():
         what = f"{name}/{guest}: {r}"
         assert r["env"]["vmtrace_sync_method"] == "windows", what
-        assert 0 <= r["bound"] <= 3000, what
+        assert r["bound"] >= 0, what
         assert r["outside_bound"] == 0, what
-        assert r["max"] <= 2000, what
-        assert int(r["env"]["vmtrace_sync_points"]) > 0.9 * r["events"], what
+        if name not in DEGRADED:
+            assert r["bound"] <= 3000, what
+            assert r["max"] <= 2000, what
+            assert int(r["env"]["vmtrace_sync_points"]) > 0.9 * r["events"], what
 
 
-@pytest.mark.parametrize("name", ["nosync", "sample"])
+def test_sync_info_reports_inside_share(runs):
+    """`vmtrace.sync-info` gives the method, the band and the share of events inside windows."""
+    for guest in query_sync_info(runs["drift50"], "auto"):
+        assert guest["method"] == "windows", guest
+        assert 0 <= int(guest["error-ns"]) <= 3000, guest
+        assert float(guest["windows-inside-share"]) >= 0.999, guest
+
+
+def test_lost_host_events_are_allowed(runs):
+    """Without the discarded range as "unknown = allowed", the lost entries make outliers."""
+    proc = run_cli(["--component=src:source.vmsync.fs",
+                    f'--params=inputs=["{runs["discard"] / "traces"}"],sync="windows"',
+                    "--log-level=I", "--component=sink.utils.dummy"])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert re.search(r'Host lost events: .*host="kvm-host", ranges=1', proc.stderr), \
+        proc.stderr[-4000:]
+    assert "not trusted" not in proc.stderr
+
+
+def test_rare_exits_fall_back(tmp_path):
+    """vCPUs that almost never exit give no information: `auto` keeps the recorded clock."""
+    run = tmp_path / "o"
+    # No HLT, no host contention: each vCPU stays in guest mode almost throughout.
+    run_vmsim(run, "--scenario", "nosync", "--duration-ms", "300", "--set", "hlt_prob=0",
+              "--set", "guest_mean_us=10000000", "--set", "slice_ms=10000",
+              "--set", "irq_noise=false", "--set", "pcpus=8", "--set", "noise_load=0",
+              "--set", "hog_tasks=0", "--set", "io_block_prob=0")
+    proc = run_cli(["--component=src:source.vmsync.fs",
+                    f'--params=inputs=["{run / "traces"}"]', "--component=sink.utils.dummy"])
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    stderr = proc.stderr.replace("\n  ", " ")
+    for guest in ("vm-web", "vm-db"):
+        assert re.search(r"Cannot use hypercall sync nor window sync for guest, falling back to "
+                         r"its recorded clock: .*windows: .*too few exits.*machine=\"" + guest +
+                         '"', stderr), stderr[-4000:]
+    info = query_sync_info(run, "auto")
+    assert {g["method"] for g in info} == {"clock"}
+    assert all(g["error-ns"] == "-1" for g in info)
+
+
+@pytest.mark.parametrize("name", ["nosync", "sample", "drift50"])
 def test_guest_events_in_running(runs, name):
     """>= 99.9 % of the guest events fall in their vCPU's `running` time."""
     tagged, outside = vcpu_running_share(runs[name], SCENARIOS[name][1])

@@ -101,15 +101,57 @@ static void fill_member(bt_field *f, const struct vmsim_field *d, const struct v
 	}
 }
 
+/* Is `rec` a host kernel event that the `host_discard_ms` knob discards? */
+static bool is_discarded(const struct vmsim *sim, const struct vmsim_trace *tr,
+			 const struct vmsim_rec *rec)
+{
+	return tr->kind == VMSIM_TRACE_HOST_KERNEL && rec->cpu == sim->k.host_discard_cpu &&
+	       rec->t >= sim->discard_from_t && rec->t < sim->discard_to_t;
+}
+
+/*
+ * Reports the events discarded before `rec` the way LTTng does and
+ * `sink.ctf.fs` requires: the packet before the loss ends, a discarded
+ * events message spans from that end to the end of the next packet, and
+ * that packet (holding only `rec`) ends at `rec`'s time.
+ */
+static bool report_discarded(bt_self_message_iterator *it, struct vmsim_trace *tr,
+			     const struct vmsim_rec *rec, GPtrArray *out)
+{
+	int c = rec->cpu;
+	bt_message *msg;
+
+	if (!close_packet(it, tr, c, tr->last_nfo[c], out)) {
+		return false;
+	}
+	msg = bt_message_discarded_events_create_with_default_clock_snapshots(
+		it, tr->streams[c], cycles_of(tr, tr->last_nfo[c]), cycles_of(tr, rec->nfo));
+	if (!msg) {
+		return false;
+	}
+	bt_message_discarded_events_set_count(msg, tr->discarded[c]);
+	tr->discarded[c] = 0;
+	g_ptr_array_add(out, msg);
+	return open_packet(it, tr, c, rec->nfo, out);
+}
+
 static bool emit_event(struct vmsim *sim, bt_self_message_iterator *it, struct vmsim_trace *tr,
 		       const struct vmsim_rec *rec, GPtrArray *out)
 {
 	int c = rec->cpu;
 	int n;
 	const struct vmsim_field *fields = vmsim_fields(sim, rec->kind, &n);
+	bool ends_packet = tr->discarded[c] > 0;
 	bt_message *msg;
 	bt_field *payload;
 
+	if (is_discarded(sim, tr, rec)) {
+		tr->discarded[c]++;
+		return true;
+	}
+	if (ends_packet && !report_discarded(it, tr, rec, out)) {
+		return false;
+	}
 	if (tr->packet_len[c] >= (uint32_t) sim->k.packet_events) {
 		if (!close_packet(it, tr, c, tr->last_nfo[c], out) ||
 		    !open_packet(it, tr, c, rec->nfo, out)) {
@@ -129,7 +171,8 @@ static bool emit_event(struct vmsim *sim, bt_self_message_iterator *it, struct v
 	tr->packet_len[c]++;
 	tr->last_nfo[c] = rec->nfo;
 	g_ptr_array_add(out, msg);
-	return true;
+	return !ends_packet ||
+	       (close_packet(it, tr, c, rec->nfo, out) && open_packet(it, tr, c, rec->nfo, out));
 }
 
 bool vmsim_emit_rec(struct vmsim *sim, bt_self_message_iterator *it, const struct vmsim_rec *rec,

@@ -259,8 +259,11 @@ void vmsim_guest_window(struct vmsim *sim, struct vmsim_thread *th, int64_t entr
 	if (hg && tg > gs && tg < ge && tg < exit_t - 100) {
 		vmsync_guest(sim, vm, th->vcpu, tg, VMSIM_EV_HG_GUEST, th->guest_hg_cnt);
 	}
-	lo = MAX(entry + sim->k.margin_in_ns + vmsim_rng_range(sim, 0, 300), gs + 1000);
-	hi = MIN(exit_t - sim->k.margin_out_ns - vmsim_rng_range(sim, 0, 1500), ge);
+	lo = MAX(entry + sim->k.margin_in_ns + vmsim_rng_range(sim, 0, sim->k.margin_in_spread_ns),
+		 gs + 1000);
+	hi = MIN(exit_t - sim->k.margin_out_ns -
+			 vmsim_rng_range(sim, 0, sim->k.margin_out_spread_ns),
+		 ge);
 	if (lo <= hi) {
 		fill_slots(sim, vm, th->vcpu, lo, hi, reason == VMSIM_EXIT_HLT);
 	}

@@ -244,7 +244,7 @@ static bt_clock_class *make_clock(bt_self_component *self, const struct vmsim_tr
 	return cc;
 }
 
-static bool make_stream_class(struct vmsim_trace *tr)
+static bool make_stream_class(const struct vmsim *sim, struct vmsim_trace *tr)
 {
 	bt_field_class *ctx = bt_field_class_structure_create(tr->tc);
 	bt_field_class *cpu = bt_field_class_integer_unsigned_create(tr->tc);
@@ -260,6 +260,9 @@ static bool make_stream_class(struct vmsim_trace *tr)
 		goto end;
 	}
 	bt_stream_class_set_supports_packets(tr->sc, BT_TRUE, BT_TRUE, BT_TRUE);
+	if (tr->kind == VMSIM_TRACE_HOST_KERNEL && sim->discard_to_t > sim->discard_from_t) {
+		bt_stream_class_set_supports_discarded_events(tr->sc, BT_TRUE, BT_TRUE);
+	}
 	ok = bt_stream_class_set_packet_context_field_class(tr->sc, ctx) == 0;
 end:
 	bt_field_class_put_ref(cpu);
@@ -353,6 +356,7 @@ static bool make_trace(struct vmsim *sim, struct vmsim_trace *tr)
 	tr->packets = g_new0(bt_packet *, tr->ncpus);
 	tr->packet_len = g_new0(uint32_t, tr->ncpus);
 	tr->last_nfo = g_new0(int64_t, tr->ncpus);
+	tr->discarded = g_new0(uint64_t, tr->ncpus);
 	for (int c = 0; c < tr->ncpus; c++) {
 		tr->streams[c] = bt_stream_create(tr->sc, tr->trace);
 		g_snprintf(name, sizeof(name), "channel0_%d", c);
@@ -363,15 +367,48 @@ static bool make_trace(struct vmsim *sim, struct vmsim_trace *tr)
 	return true;
 }
 
+/* Parses the `guest_events` and `host_discard_ms` knobs into `sim`. */
+static bool parse_output_knobs(struct vmsim *sim)
+{
+	double from_ms = 0, to_ms = 0;
+	gchar **names = g_strsplit(sim->k.guest_events, ",", -1);
+	bool ok = true;
+
+	for (int k = 0; k < VMSIM_EV_COUNT; k++) {
+		sim->guest_kind_kept[k] =
+			strcmp(sim->k.guest_events, "all") == 0 ||
+			g_strv_contains((const gchar *const *) names, kinds[k].name);
+	}
+	g_strfreev(names);
+	sim->discard_from_t = sim->discard_to_t = 0;
+	if (sim->k.host_discard_ms[0]) {
+		ok = sscanf(sim->k.host_discard_ms, "%lf,%lf", &from_ms, &to_ms) == 2 &&
+		     from_ms >= 0 && to_ms > from_ms && sim->k.host_discard_cpu >= 0 &&
+		     sim->k.host_discard_cpu < sim->k.pcpus;
+		sim->discard_from_t = (int64_t) (from_ms * 1e6);
+		sim->discard_to_t = (int64_t) (to_ms * 1e6);
+	}
+	if (!ok) {
+		fprintf(stderr,
+			"vmsim: host_discard_ms must be FROM,TO with 0 <= FROM < TO (ms) and "
+			"host_discard_cpu a pCPU: host_discard_ms=\"%s\"\n",
+			sim->k.host_discard_ms);
+	}
+	return ok;
+}
+
 bool vmsim_ir_create(struct vmsim *sim, bt_self_component *self)
 {
+	if (!parse_output_knobs(sim)) {
+		return false;
+	}
 	for (int i = 0; i < sim->ntraces; i++) {
 		struct vmsim_trace *tr = sim->traces[i];
 
 		tr->tc = bt_trace_class_create(self);
 		tr->cc = make_clock(self, tr);
-		if (!tr->tc || !tr->cc || !make_stream_class(tr) || !make_event_classes(sim, tr) ||
-		    !make_trace(sim, tr)) {
+		if (!tr->tc || !tr->cc || !make_stream_class(sim, tr) ||
+		    !make_event_classes(sim, tr) || !make_trace(sim, tr)) {
 			return false;
 		}
 	}
@@ -391,6 +428,7 @@ void vmsim_ir_destroy(struct vmsim *sim)
 		g_clear_pointer(&tr->packets, g_free);
 		g_clear_pointer(&tr->packet_len, g_free);
 		g_clear_pointer(&tr->last_nfo, g_free);
+		g_clear_pointer(&tr->discarded, g_free);
 		for (int k = 0; k < VMSIM_EV_COUNT; k++) {
 			BT_EVENT_CLASS_PUT_REF_AND_RESET(tr->ec[k]);
 		}

@@ -101,7 +101,8 @@ static bool release_one(struct vmsim *sim, struct vmsim_rec *rec)
 			tr->end_t = rec->t;
 		}
 	} else {
-		if (!tr->begun || tr->ended) {
+		if (!tr->begun || tr->ended ||
+		    (tr->kind == VMSIM_TRACE_GUEST && !sim->guest_kind_kept[rec->kind])) {
 			return false;
 		}
 		rec->t = sim->last_released_t == INT64_MIN ? rec->t :

@@ -207,6 +207,37 @@ static void write_relation(const struct vmsim *sim, const struct vmsim_vm *vm, F
 		num / g, den / g, g_ref, h_ref, (double) num / (double) den, (int64_t) beta);
 }
 
+/*
+ * A slewed guest clock is not linear: `clock_relation` then holds its linear
+ * part only, and `slew` lists the knots where the rate changes (true host
+ * ns, recorded guest ns, the rate in ppb until the next knot), exact to the
+ * ns, over the guest trace's life. Nothing is written for a linear clock,
+ * so that the files of existing scenarios do not change.
+ */
+static void write_slew(const struct vmsim *sim, const struct vmsim_vm *vm, FILE *out)
+{
+	const struct vmsim_trace *tr = sim->traces[vm->trace];
+	int64_t end_t = MIN(tr->end_t, sim->end_t);
+	const char *sep = "";
+
+	if (!vm->slew_rates_ppb) {
+		return;
+	}
+	fprintf(out,
+		"      \"clock_is_linear\": false, \"slew\": {\"slew_ppm\": %.17g, \"step_ns\": %" PRId64
+		", \"steps_per_period\": %" PRId64 ", \"knots\": [",
+		vm->slew_ppm, vm->slew_step_ns, vm->slew_steps);
+	for (int64_t k = 0; vm->ref_t + k * vm->slew_step_ns <= end_t && k < 1000000; k++) {
+		int64_t t = vm->ref_t + k * vm->slew_step_ns;
+
+		fprintf(out, "%s[%" PRId64 ", %" PRId64 ", %" PRId64 "]", sep,
+			sim->host_origin_ns + t, tr->offset_ns + vmsim_guest_mono(vm, t),
+			vm->drift_ppb + vm->slew_rates_ppb[k % vm->slew_steps]);
+		sep = ", ";
+	}
+	fprintf(out, "]},\n");
+}
+
 static void write_guest(const struct vmsim *sim, const struct vmsim_vm *vm, FILE *out, bool last)
 {
 	const struct vmsim_trace *tr = sim->traces[vm->trace];
@@ -225,6 +256,7 @@ static void write_guest(const struct vmsim *sim, const struct vmsim_vm *vm, FILE
 		", \"recorded_error_ns\": %" PRId64 ",\n",
 		vm->drift_ppm, vm->drift_ppb, sim->host_origin_ns + vm->ref_t - vm->ref_mono,
 		tr->offset_ns, vm->error_ns);
+	write_slew(sim, vm, out);
 	fprintf(out,
 		"      \"product_uuid\": %s, \"vm_uid\": %s, \"start_ns\": %" PRId64
 		", \"end_ns\": %" PRId64 "}%s\n",

@@ -255,6 +255,18 @@ struct vmsim_vm {
 	int64_t error_ns;
 	int64_t ref_t; /* True host rel. time of the reference point. */
 	int64_t ref_mono; /* Guest monotonic ns at `ref_t`. */
+	/*
+	 * NTP-like slewing (`slew_ppm`): the rate is `drift_ppb` plus
+	 * `slew_rates_ppb[k % slew_steps]` during step k (`slew_step_ns` long,
+	 * counted from `ref_t`; the first step's rate before it). NULL when
+	 * off. `slew_prefix[k]` is the sum of the first k steps' rates times
+	 * the step (ppb * ns).
+	 */
+	double slew_ppm;
+	int64_t slew_step_ns;
+	int64_t slew_steps;
+	int64_t *slew_rates_ppb; /* Owned (slew_steps entries), or NULL. */
+	__int128 *slew_prefix; /* Owned (slew_steps + 1 entries), or NULL. */
 };
 
 /* The knobs (see knobs.c for the table, defaults and documentation). */
@@ -266,6 +278,8 @@ struct vmsim_knobs {
 	char *vms; /* "name:nvcpus,..." */
 	char *vm_create_ms, *vm_destroy_ms, *reuse_from;
 	char *drift_ppm, *clock_error_ms, *uuid_via, *sync, *sync_period_ms;
+	char *slew_ppm, *slew_period_ms;
+	double slew_step_ms;
 	int sync_cpu;
 	double kick_rate_hz;
 	bool guest_traces;
@@ -288,9 +302,12 @@ struct vmsim_knobs {
 	double guest_rate_per_ms;
 	bool sched_waking;
 	bool irq_noise;
+	char *guest_events;
+	char *host_discard_ms;
+	int host_discard_cpu;
 	bool guest_statedump;
 	double guest_delay_ms;
-	int64_t margin_in_ns, margin_out_ns;
+	int64_t margin_in_ns, margin_out_ns, margin_in_spread_ns, margin_out_spread_ns;
 	int packet_events;
 	char *hostname;
 	char *trace_name;
@@ -330,6 +347,8 @@ struct vmsim_trace {
 	bt_packet **packets;
 	uint32_t *packet_len;
 	int64_t *last_nfo;
+	/* Per stream: host events discarded since the last packet, not yet reported. */
+	uint64_t *discarded;
 };
 
 struct vmsim_truth;
@@ -407,6 +426,10 @@ struct vmsim {
 	uint64_t generated, released;
 
 	struct vmsim_truth *truth; /* Owned; NULL without truth. */
+
+	/* Knobs `guest_events`, `host_discard_ms` (ir.c): kinds kept, discarded span. */
+	bool guest_kind_kept[VMSIM_EV_COUNT];
+	int64_t discard_from_t, discard_to_t; /* Empty span (0, 0) without discard. */
 };
 
 /* Timers of the engine. */

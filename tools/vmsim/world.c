@@ -117,6 +117,53 @@ static void build_host_threads(struct vmsim *sim)
 	sim->next_tid = 3000;
 }
 
+/*
+ * The slewed rate of step `k` of the cycle: a triangle wave of amplitude
+ * `amp_ppb` over `steps` steps, starting at 0 and rising (a sine's shape,
+ * exact in integers). NTP slews CLOCK_MONOTONIC by adjusting the rate in
+ * steps (the kernel once a second, chrony at each update): the clock stays
+ * continuous, only its rate jumps.
+ */
+static int64_t slew_rate_ppb(int64_t amp_ppb, int64_t k, int64_t steps)
+{
+	/* Phase in quarter periods, times `steps`: 4 * k over [0, 4 * steps). */
+	int64_t q = 4 * k;
+
+	if (q < steps) {
+		return amp_ppb * q / steps;
+	}
+	if (q < 3 * steps) {
+		return amp_ppb * (2 * steps - q) / steps;
+	}
+	return amp_ppb * (q - 4 * steps) / steps;
+}
+
+/* Builds the slew tables of `vm` (none when `slew_ppm` is 0: a linear clock, as before). */
+static void vm_build_slew(struct vmsim *sim, struct vmsim_vm *vm)
+{
+	char buf[128];
+	int64_t amp_ppb = llround(vm->slew_ppm * 1000.0);
+	double period_ms =
+		atof(vmsim_list_item(sim->k.slew_period_ms, vm->idx, buf, sizeof(buf), "20000"));
+
+	if (amp_ppb == 0) {
+		return;
+	}
+	/* At least 1 us per step, 4 steps per period, 1 M steps per period. */
+	vm->slew_step_ns = MAX(llround(sim->k.slew_step_ms * 1e6), 1000);
+	vm->slew_steps = CLAMP(llround(period_ms * 1e6 / (double) vm->slew_step_ns), 4, 1000000);
+	/* Keep every rate positive: the clock never stops nor goes back. */
+	amp_ppb = CLAMP(amp_ppb, -500000, 500000);
+	vm->slew_rates_ppb = g_new(int64_t, vm->slew_steps);
+	vm->slew_prefix = g_new(__int128, vm->slew_steps + 1);
+	vm->slew_prefix[0] = 0;
+	for (int64_t k = 0; k < vm->slew_steps; k++) {
+		vm->slew_rates_ppb[k] = slew_rate_ppb(amp_ppb, k, vm->slew_steps);
+		vm->slew_prefix[k + 1] =
+			vm->slew_prefix[k] + (__int128) vm->slew_rates_ppb[k] * vm->slew_step_ns;
+	}
+}
+
 static void vm_parse_basics(struct vmsim *sim, struct vmsim_vm *vm, const char *spec)
 {
 	const struct vmsim_knobs *k = &sim->k;
@@ -137,6 +184,8 @@ static void vm_parse_basics(struct vmsim *sim, struct vmsim_vm *vm, const char *
 	vm->reuse_of = atoi(vmsim_list_item(k->reuse_from, vm->idx, buf, sizeof(buf), "-1"));
 	vm->drift_ppm = atof(vmsim_list_item(k->drift_ppm, vm->idx, buf, sizeof(buf), "0"));
 	vm->drift_ppb = llround(vm->drift_ppm * 1000.0);
+	vm->slew_ppm = atof(vmsim_list_item(k->slew_ppm, vm->idx, buf, sizeof(buf), "0"));
+	vm_build_slew(sim, vm);
 	vm->error_ms = atof(vmsim_list_item(k->clock_error_ms, vm->idx, buf, sizeof(buf), "0"));
 	vm->error_ns = llround(vm->error_ms * 1e6);
 	vmsim_list_item(k->uuid_via, vm->idx, buf, sizeof(buf), "none");
@@ -244,9 +293,32 @@ static void vm_guest_clock(struct vmsim *sim, struct vmsim_vm *vm)
 	vm->guest_end_t = vm->destroy_t >= 0 ? vm->destroy_t : VMSIM_T_NEVER;
 }
 
+/*
+ * The slew's contribution to the guest clock at `t` (ppb * ns): the integral
+ * of the slewed rate from `ref_t`, exact (the rate is piecewise constant).
+ */
+static __int128 slew_integral(const struct vmsim_vm *vm, int64_t t)
+{
+	int64_t d = t - vm->ref_t;
+	int64_t k, cycles, step;
+
+	if (!vm->slew_rates_ppb) {
+		return 0;
+	}
+	if (d < 0) {
+		return (__int128) vm->slew_rates_ppb[0] * d;
+	}
+	k = d / vm->slew_step_ns;
+	cycles = k / vm->slew_steps;
+	step = k % vm->slew_steps;
+	return (__int128) cycles * vm->slew_prefix[vm->slew_steps] + vm->slew_prefix[step] +
+	       (__int128) vm->slew_rates_ppb[step] * (d - k * vm->slew_step_ns);
+}
+
 int64_t vmsim_guest_mono(const struct vmsim_vm *vm, int64_t t)
 {
-	__int128 num = (__int128) (t - vm->ref_t) * (1000000000 + vm->drift_ppb);
+	__int128 num =
+		(__int128) (t - vm->ref_t) * (1000000000 + vm->drift_ppb) + slew_integral(vm, t);
 	__int128 q = num / 1000000000;
 	__int128 r = num % 1000000000;
 
@@ -419,6 +491,8 @@ void vmsim_world_destroy(struct vmsim *sim)
 		g_clear_pointer(&sim->traces[i], g_free);
 	}
 	for (int i = 0; i < sim->nvms; i++) {
+		g_clear_pointer(&sim->vms[i]->slew_rates_ppb, g_free);
+		g_clear_pointer(&sim->vms[i]->slew_prefix, g_free);
 		g_clear_pointer(&sim->vms[i], g_free);
 	}
 	g_clear_pointer(&sim->threads, g_ptr_array_unref);
