@@ -109,7 +109,7 @@ static bool event_point(const struct sw_estimator *est, const struct sw_hull *hu
 	return true;
 }
 
-static int compare_by_x(const void *a, const void *b)
+int vmt_sync_window_compare_points_by_x(const void *a, const void *b)
 {
 	const struct sw_point *pa = a, *pb = b;
 
@@ -154,7 +154,7 @@ static bool collect_range(const struct sw_estimator *est, const struct sw_hull *
 		}
 	}
 	/* Each vCPU's run is sorted: a stable sort is not needed, the hull keeps the tightest. */
-	qsort(*out, n, sizeof(**out), compare_by_x);
+	qsort(*out, n, sizeof(**out), vmt_sync_window_compare_points_by_x);
 	*count = n;
 	return true;
 }

@@ -166,6 +166,9 @@ enum vmt_status vmt_sync_window_seed_find(const struct sw_estimator *est, struct
 /* Step 5: the trim. Returns VMT_STATUS_MEMORY_ERROR (with a cause) if a hull cannot be rebuilt. */
 enum vmt_status vmt_sync_window_trim(struct sw_estimator *est);
 
+/* qsort() order of `struct sw_point` by x (guest time). */
+int vmt_sync_window_compare_points_by_x(const void *a, const void *b);
+
 /* Index of the first window of `vcpu` whose exit is after `host_ns` (window_count if none). */
 size_t vmt_sync_window_first_after(const struct vmt_sync_window_vcpu *vcpu, int64_t host_ns);
 

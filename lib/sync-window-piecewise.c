@@ -24,6 +24,8 @@ struct segment {
 	uint64_t event_count;
 	int64_t first_ns;
 	int64_t last_ns;
+	/* Where it would be split (find_split()), 0 if it cannot be; set by fit_segment(). */
+	int64_t split_ns;
 	struct vmt_sync_window_result fit;
 };
 
@@ -100,12 +102,13 @@ static enum vmt_status fit_segment(struct piecewise_work *work, struct segment *
 	int64_t middle_ns;
 
 	slice_segment(work, seg);
+	seg->split_ns = find_split(work, seg, &middle_ns) ? middle_ns : 0;
 	if (work->config->window) {
 		config = *work->config->window;
 	} else {
 		vmt_sync_window_config_init(&config);
 	}
-	config.split_guest_ns = find_split(work, seg, &middle_ns) ? middle_ns : 0;
+	config.split_guest_ns = seg->split_ns;
 	work->fit_count++;
 	return vmt_sync_window_estimate(work->slice, work->vcpu_count, &config, &seg->fit);
 }
@@ -218,11 +221,11 @@ static enum vmt_status refine(struct piecewise_work *work, const struct segment 
 			      bool *is_done)
 {
 	struct segment halves[2];
-	int64_t middle_ns;
+	int64_t middle_ns = seg->split_ns;
 	enum vmt_status status;
 
 	*is_done = false;
-	if (depth >= MAX_DEPTH || !find_split(work, seg, &middle_ns) || !may_gain(work, seg)) {
+	if (depth >= MAX_DEPTH || !middle_ns || !may_gain(work, seg)) {
 		if (is_usable(seg)) {
 			g_array_append_val(work->leaves, *seg);
 			*is_done = true;

@@ -314,13 +314,6 @@ static void merge_all(struct stream *stream)
 	}
 }
 
-static int compare_points_by_x(const void *a, const void *b)
-{
-	const struct sw_point *pa = a, *pb = b;
-
-	return (pa->x > pb->x) - (pa->x < pb->x);
-}
-
 /*
  * Adds the constraints of the `batch` events (assigned out of guest time
  * order) to `hull`: the hull of its vertices and the new points is the
@@ -344,7 +337,8 @@ static void add_out_of_order(struct sw_estimator *est, struct sw_hull *hull, con
 			g_array_append_val(points, point);
 		}
 	}
-	qsort(points->data, points->len, sizeof(struct sw_point), compare_points_by_x);
+	qsort(points->data, points->len, sizeof(struct sw_point),
+	      vmt_sync_window_compare_points_by_x);
 	g_array_set_size(hull->points, 0);
 	for (guint i = 0; i < points->len; i++) {
 		vmt_sync_window_hull_append(hull, g_array_index(points, struct sw_point, i));

@@ -10,9 +10,6 @@
  * failing estimate appends its causes to its thread's error, which the
  * calling thread takes back after the join, in job order.
  */
-#define VMT_LOG_TAG "VMTRACE/WINDOW-PASS"
-#include "lib/log.h"
-
 #include <glib.h>
 
 #include <babeltrace2/babeltrace.h>
