@@ -51,7 +51,7 @@ static void set_state(struct vmt_host_model *model, struct vmt_thread *thread,
 	thread->state_since = ts;
 	thread->has_sched_state = true;
 	if (state != VMT_VCPU_STATE_PREEMPTED) {
-		thread->preempted_by = NULL;
+		thread->preempted_by_serial = VMT_NO_SERIAL;
 		thread->preempted_by_tid = -1;
 		thread->preempted_by_comm[0] = '\0';
 	}
@@ -220,6 +220,10 @@ static void kill_thread(struct vmt_host_model *model, struct vmt_thread *thread,
 			vmt_host_model_end_vm(model, vm);
 		}
 	}
+	/* A vCPU's rows (and its listener's data) still name it; nothing else can. */
+	if (!thread->is_vcpu && !thread->listener_data) {
+		g_ptr_array_add(model->dead_threads, thread);
+	}
 }
 
 /*
@@ -265,7 +269,7 @@ static void switch_out(struct vmt_host_model *model, struct vmt_thread *prev,
 	}
 	if (vmt_prev_state_is_runnable(prev_state)) {
 		state = VMT_VCPU_STATE_PREEMPTED;
-		prev->preempted_by = next;
+		prev->preempted_by_serial = next ? next->serial : VMT_NO_SERIAL;
 		prev->preempted_by_tid = event->u.sched_switch.next_tid;
 		g_strlcpy(prev->preempted_by_comm,
 			  event->u.sched_switch.next_comm ? event->u.sched_switch.next_comm : "",
@@ -437,6 +441,9 @@ static void handle_process_exit(struct vmt_host_model *model, const struct vmt_h
 
 void vmt_host_model_handle(struct vmt_host_model *model, const struct vmt_host_event *event)
 {
+	if (model->dead_threads->len) {
+		vmt_host_model_free_dead_threads(model);
+	}
 	if (event->ts > model->last_ts) {
 		model->last_ts = event->ts;
 	}

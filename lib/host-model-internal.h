@@ -26,8 +26,11 @@ struct vmt_host_model {
 	const struct vmt_host_model_listener *listener; /* Weak: owned by the caller. */
 	void *user;
 	/* tid -> alive instance with that tid. */
-	GHashTable *threads; /* Owned; keys and values weak (in `all_threads`). */
-	GPtrArray *all_threads; /* Owned, with the instances. */
+	GHashTable *threads; /* Owned; keys and values weak (in `threads_by_serial`). */
+	/* serial -> instance: the alive ones and the vCPUs. */
+	GHashTable *threads_by_serial; /* Owned, with the instances. */
+	/* Dead instances to free at the next event (the current one may still use them). */
+	GPtrArray *dead_threads; /* Owned array of weak pointers. */
 	/* pid -> alive VM instance of that process. */
 	GHashTable *vms_by_pid; /* Owned; keys and values weak (in `all_vms`). */
 	GPtrArray *all_vms; /* Owned, with the instances. */
@@ -43,5 +46,6 @@ struct vmt_thread *vmt_host_model_find_or_add_thread(struct vmt_host_model *mode
 struct vmt_vm *vmt_host_model_add_vm(struct vmt_host_model *model, int64_t pid);
 void vmt_host_model_end_vm(struct vmt_host_model *model, struct vmt_vm *vm);
 void vmt_host_model_vm_add_uid(struct vmt_vm *vm, uint64_t vm_uid);
+void vmt_host_model_free_dead_threads(struct vmt_host_model *model);
 
 #endif /* VMTRACE_LIB_HOST_MODEL_INTERNAL_H */

@@ -34,7 +34,9 @@ struct vmt_host_model *vmt_host_model_create(const struct vmt_host_model_listene
 	model->listener = listener;
 	model->user = user;
 	model->threads = g_hash_table_new(g_int64_hash, g_int64_equal);
-	model->all_threads = g_ptr_array_new_with_free_func(destroy_thread);
+	model->threads_by_serial =
+		g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, destroy_thread);
+	model->dead_threads = g_ptr_array_new();
 	model->vms_by_pid = g_hash_table_new(g_int64_hash, g_int64_equal);
 	model->all_vms = g_ptr_array_new_with_free_func(destroy_vm);
 	model->cpus = g_array_new(FALSE, TRUE, sizeof(struct vmt_cpu_state));
@@ -49,7 +51,8 @@ void vmt_host_model_destroy(struct vmt_host_model *model)
 	}
 	g_hash_table_destroy(model->threads);
 	g_hash_table_destroy(model->vms_by_pid);
-	g_ptr_array_free(model->all_threads, TRUE);
+	g_hash_table_destroy(model->threads_by_serial);
+	g_ptr_array_free(model->dead_threads, TRUE);
 	g_ptr_array_free(model->all_vms, TRUE);
 	g_array_free(model->cpus, TRUE);
 	g_free(model);
@@ -121,11 +124,24 @@ struct vmt_thread *vmt_host_model_add_thread(struct vmt_host_model *model, int64
 	thread->is_alive = true;
 	thread->cpu = -1;
 	thread->last_exit_reason = -1;
+	thread->preempted_by_serial = VMT_NO_SERIAL;
 	thread->preempted_by_tid = -1;
 	thread->vcpu_index = -1;
-	g_ptr_array_add(model->all_threads, thread);
+	g_hash_table_insert(model->threads_by_serial, &thread->serial, thread);
 	g_hash_table_insert(model->threads, &thread->tid, thread);
 	return thread;
+}
+
+void vmt_host_model_free_dead_threads(struct vmt_host_model *model)
+{
+	guint i;
+
+	for (i = 0; i < model->dead_threads->len; i++) {
+		struct vmt_thread *thread = g_ptr_array_index(model->dead_threads, i);
+
+		g_hash_table_remove(model->threads_by_serial, &thread->serial);
+	}
+	g_ptr_array_set_size(model->dead_threads, 0);
 }
 
 struct vmt_thread *vmt_host_model_find_or_add_thread(struct vmt_host_model *model, int64_t tid)
@@ -248,14 +264,43 @@ void vmt_host_model_foreach_vm(const struct vmt_host_model *model,
 	}
 }
 
+static gint compare_serials(gconstpointer a, gconstpointer b)
+{
+	uint64_t sa = (*(struct vmt_thread *const *) a)->serial;
+	uint64_t sb = (*(struct vmt_thread *const *) b)->serial;
+
+	return sa < sb ? -1 : sa > sb;
+}
+
 void vmt_host_model_foreach_thread(const struct vmt_host_model *model,
 				   void (*func)(struct vmt_thread *thread, void *data), void *data)
 {
+	GPtrArray *threads = g_ptr_array_sized_new(g_hash_table_size(model->threads_by_serial));
+	GHashTableIter iter;
+	gpointer value;
 	guint i;
 
-	for (i = 0; i < model->all_threads->len; i++) {
-		func(g_ptr_array_index(model->all_threads, i), data);
+	g_hash_table_iter_init(&iter, model->threads_by_serial);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		g_ptr_array_add(threads, value);
 	}
+	g_ptr_array_sort(threads, compare_serials);
+	for (i = 0; i < threads->len; i++) {
+		func(g_ptr_array_index(threads, i), data);
+	}
+	g_ptr_array_free(threads, TRUE);
+}
+
+const struct vmt_thread *vmt_host_model_find_thread_by_serial(const struct vmt_host_model *model,
+							      uint64_t serial)
+{
+	return serial == VMT_NO_SERIAL ? NULL :
+					 g_hash_table_lookup(model->threads_by_serial, &serial);
+}
+
+guint vmt_host_model_thread_count(const struct vmt_host_model *model)
+{
+	return g_hash_table_size(model->threads_by_serial);
 }
 
 void vmt_vm_format_id(const struct vmt_vm *vm, char *buf, size_t size)

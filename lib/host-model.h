@@ -7,10 +7,15 @@
  * The model is fed host events in time order and keeps, for every thread
  * instance, its process, name, vCPU identity and scheduling state. A
  * listener hears every change of a vCPU thread's state and of a host CPU's
- * current thread, which is how `lib/intervals` builds rows. Thread and VM
- * instances are never freed before the model: rows refer to them, and what
- * is learned about an instance later (its vCPU index, its VM's UUID) names
- * its earlier rows too.
+ * current thread, which is how `lib/intervals` builds rows. VM instances
+ * and vCPU thread instances are never freed before the model: rows refer
+ * to them, and what is learned about an instance later (its vCPU index,
+ * its VM's UUID) names its earlier rows too. Any other thread instance is
+ * freed once dead (at the next event handled): nothing more can be
+ * learned about it, so memory does not grow with the host's process
+ * churn. Rows therefore name threads by `serial`, and
+ * vmt_host_model_find_thread_by_serial() says NULL for a freed one, which
+ * never was a vCPU.
  */
 #ifndef VMTRACE_LIB_HOST_MODEL_H
 #define VMTRACE_LIB_HOST_MODEL_H
@@ -29,6 +34,9 @@
 
 /* A canonical UUID string plus its NUL. */
 #define VMT_UUID_SIZE 37
+
+/* The `serial` of no thread. */
+#define VMT_NO_SERIAL UINT64_MAX
 
 struct vmt_vm;
 
@@ -56,7 +64,7 @@ struct vmt_thread {
 	int64_t last_exit_reason;
 	bool last_exit_is_hlt;
 	/* Preempted state: the thread switched in, and its comm at that switch. */
-	struct vmt_thread *preempted_by; /* Weak: owned by the model. */
+	uint64_t preempted_by_serial; /* VMT_NO_SERIAL for the idle task or none. */
 	int64_t preempted_by_tid;
 	char preempted_by_comm[VMT_COMM_SIZE];
 
@@ -156,9 +164,19 @@ struct vmt_thread *vmt_host_model_find_vcpu_thread(const struct vmt_vm *vm, int6
 void vmt_host_model_foreach_vm(const struct vmt_host_model *model,
 			       void (*func)(struct vmt_vm *vm, void *data), void *data);
 
-/* Calls `func` for every thread instance ever seen, in creation order. */
+/*
+ * Calls `func` for every thread instance kept (alive, or a vCPU), in
+ * creation order.
+ */
 void vmt_host_model_foreach_thread(const struct vmt_host_model *model,
 				   void (*func)(struct vmt_thread *thread, void *data), void *data);
+
+/* Borrows the thread instance of `serial`, or NULL if there is none any more (never a vCPU). */
+const struct vmt_thread *vmt_host_model_find_thread_by_serial(const struct vmt_host_model *model,
+							      uint64_t serial);
+
+/* Number of thread instances kept (for tests of the memory bound). */
+guint vmt_host_model_thread_count(const struct vmt_host_model *model);
 
 /*
  * Writes the SPEC §5 `vm_uuid` of `vm` into `buf`: its UUID, else

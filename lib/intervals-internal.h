@@ -19,7 +19,7 @@ struct vmt_vcpu_record {
 	int64_t exit_reason;
 	int64_t preempted_by_tid;
 	int64_t guest_tid;
-	const struct vmt_thread *preempted_by; /* Weak: owned by the host model. */
+	uint64_t preempted_by_serial; /* The preempting thread instance, or VMT_NO_SERIAL. */
 	const char *preempted_by_comm; /* Weak: interned. */
 	const char *guest_comm; /* Weak: interned. */
 	int32_t state;
@@ -32,7 +32,7 @@ struct vmt_pcpu_record {
 	int64_t end;
 	int64_t host_tid;
 	int64_t guest_tid;
-	const struct vmt_thread *thread; /* Weak: owned by the host model; NULL for tid 0. */
+	uint64_t thread_serial; /* The running thread instance; VMT_NO_SERIAL for tid 0. */
 	const char *host_comm; /* Weak: interned. */
 	const char *guest_comm; /* Weak: interned. */
 	int32_t in_guest;
@@ -46,7 +46,8 @@ struct vmt_vcpu_builder {
 	struct vmt_vcpu_record open;
 	struct vmt_vcpu_record pending;
 	int64_t first_begin;
-	struct vmt_thread *thread; /* Weak: owned by the host model. */
+	struct vmt_thread *thread; /* Weak: owned by the host model (a vCPU: kept). */
+	struct vmt_intervals_host *host; /* Weak: the thread's host. */
 };
 
 struct vmt_pcpu_builder {

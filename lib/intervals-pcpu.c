@@ -33,7 +33,7 @@ static void fill_record(struct vmt_intervals *intervals, struct vmt_intervals_ho
 
 	memset(rec, 0, sizeof(*rec));
 	rec->begin = ts;
-	rec->thread = thread;
+	rec->thread_serial = thread ? thread->serial : VMT_NO_SERIAL;
 	rec->host_tid = vmt_host_model_cpu_tid(host->model, cpu);
 	rec->host_comm =
 		vmt_intervals_intern(intervals, vmt_host_model_borrow_cpu_comm(host->model, cpu));
@@ -49,7 +49,7 @@ static void fill_record(struct vmt_intervals *intervals, struct vmt_intervals_ho
 
 static bool same_columns(const struct vmt_pcpu_record *a, const struct vmt_pcpu_record *b)
 {
-	return a->thread == b->thread && a->host_tid == b->host_tid &&
+	return a->thread_serial == b->thread_serial && a->host_tid == b->host_tid &&
 	       a->host_comm == b->host_comm && a->in_guest == b->in_guest &&
 	       a->guest_tid == b->guest_tid && a->guest_comm == b->guest_comm;
 }
@@ -133,6 +133,7 @@ void vmt_intervals_close_cpus(struct vmt_intervals *intervals, int64_t end_ns)
 
 struct write_context {
 	struct vmt_writer *writer; /* Weak. */
+	const struct vmt_host_model *model; /* Weak: the host of the rows being written. */
 	/* Rows end with the host trace (a guest event may come after its last event). */
 	int64_t end_ns;
 	/* The row built last, written when the next one differs (see same_output()). */
@@ -173,7 +174,8 @@ static enum vmt_status flush_pending(struct write_context *ctx)
 static void name_row(struct write_context *ctx, const struct vmt_pcpu_record *rec)
 {
 	struct vmt_pcpu_row *row = &ctx->row;
-	const struct vmt_thread *thread = rec->thread;
+	const struct vmt_thread *thread =
+		vmt_host_model_find_thread_by_serial(ctx->model, rec->thread_serial);
 	bool is_vcpu = thread && thread->is_vcpu;
 
 	row->begin_ns = rec->begin;
@@ -238,6 +240,10 @@ enum vmt_status vmt_intervals_write_cpus(struct vmt_intervals *intervals, struct
 	for (i = 0; i < keys->len && status == VMT_STATUS_OK; i++) {
 		uint64_t key = g_array_index(keys, uint64_t, i);
 
+		const struct vmt_intervals_host *host =
+			g_ptr_array_index(intervals->hosts, (guint) (key >> 32));
+
+		ctx.model = host->model;
 		ctx.row.pcpu = (int64_t) (key & 0xffffffffu);
 		status = vmt_row_store_foreach(intervals->store, key, write_record, &ctx);
 	}

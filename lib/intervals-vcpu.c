@@ -38,7 +38,7 @@ static void fill_record(struct vmt_intervals *intervals, const struct vmt_thread
 	if (state != VMT_VCPU_STATE_PREEMPTED) {
 		return;
 	}
-	rec->preempted_by = thread->preempted_by;
+	rec->preempted_by_serial = thread->preempted_by_serial;
 	rec->preempted_by_tid = thread->preempted_by_tid;
 	rec->preempted_by_comm = vmt_intervals_intern(intervals, thread->preempted_by_comm);
 	rec->guest_tid =
@@ -49,7 +49,8 @@ static void fill_record(struct vmt_intervals *intervals, const struct vmt_thread
 static bool same_columns(const struct vmt_vcpu_record *a, const struct vmt_vcpu_record *b)
 {
 	return a->state == b->state && a->pcpu == b->pcpu && a->exit_reason == b->exit_reason &&
-	       a->preempted_by == b->preempted_by && a->preempted_by_tid == b->preempted_by_tid &&
+	       a->preempted_by_serial == b->preempted_by_serial &&
+	       a->preempted_by_tid == b->preempted_by_tid &&
 	       a->preempted_by_comm == b->preempted_by_comm && a->guest_tid == b->guest_tid &&
 	       a->guest_comm == b->guest_comm;
 }
@@ -99,14 +100,16 @@ static void close_open(struct vmt_intervals *intervals, struct vmt_vcpu_builder 
 	}
 }
 
-static struct vmt_vcpu_builder *find_or_add_builder(struct vmt_intervals *intervals,
+static struct vmt_vcpu_builder *find_or_add_builder(struct vmt_intervals_host *host,
 						    struct vmt_thread *thread)
 {
+	struct vmt_intervals *intervals = host->owner;
 	struct vmt_vcpu_builder *builder = thread->listener_data;
 
 	if (!builder) {
 		builder = g_new0(struct vmt_vcpu_builder, 1);
 		builder->thread = thread;
+		builder->host = host;
 		builder->first_begin = INT64_MIN;
 		thread->listener_data = builder;
 		g_ptr_array_add(intervals->vcpu_builders, builder);
@@ -118,7 +121,7 @@ void vmt_intervals_vcpu_changed(void *user, struct vmt_thread *thread, int64_t t
 {
 	struct vmt_intervals_host *host = user;
 	struct vmt_intervals *intervals = host->owner;
-	struct vmt_vcpu_builder *builder = find_or_add_builder(intervals, thread);
+	struct vmt_vcpu_builder *builder = find_or_add_builder(host, thread);
 	struct vmt_vcpu_record rec;
 
 	fill_record(intervals, thread, ts, &rec);
@@ -135,7 +138,7 @@ void vmt_intervals_vcpu_changed(void *user, struct vmt_thread *thread, int64_t t
 void vmt_intervals_vcpu_ended(void *user, struct vmt_thread *thread, int64_t ts)
 {
 	struct vmt_intervals_host *host = user;
-	struct vmt_vcpu_builder *builder = find_or_add_builder(host->owner, thread);
+	struct vmt_vcpu_builder *builder = find_or_add_builder(host, thread);
 
 	close_open(host->owner, builder, ts);
 	store_pending(host->owner, builder);
@@ -182,6 +185,7 @@ struct write_context {
 	/* Rows end with the host trace (a guest event may come after its last event). */
 	int64_t end_ns;
 	const struct vcpu_output *output; /* Weak. */
+	const struct vmt_host_model *model; /* Weak: the vCPU's host, which names its preemptors. */
 	struct vmt_vcpu_row row;
 	char preemptor_vm_id[64];
 };
@@ -191,7 +195,8 @@ static enum vmt_status write_record(const void *record, void *data)
 	const struct vmt_vcpu_record *rec = record;
 	struct write_context *ctx = data;
 	struct vmt_vcpu_row *row = &ctx->row;
-	const struct vmt_thread *preemptor = rec->preempted_by;
+	const struct vmt_thread *preemptor =
+		vmt_host_model_find_thread_by_serial(ctx->model, rec->preempted_by_serial);
 
 	if (rec->begin >= ctx->end_ns) {
 		return VMT_STATUS_OK;
@@ -222,7 +227,8 @@ static enum vmt_status write_output(struct vmt_intervals *intervals, struct vmt_
 	const struct vmt_thread *thread = output->builder->thread;
 	struct write_context ctx = { .writer = writer,
 				     .end_ns = intervals->end_ns,
-				     .output = output };
+				     .output = output,
+				     .model = output->builder->host->model };
 
 	ctx.row.vm_uuid = output->vm_id;
 	ctx.row.vm_name = vmt_vm_name(thread->vm);

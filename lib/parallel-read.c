@@ -38,6 +38,8 @@ struct parallel_port {
 
 /* One graph's run, on its own thread or on the calling one. */
 struct parallel_job {
+	const struct vmt_parallel_hooks *hooks; /* Weak. */
+	guint index;
 	bt_graph *graph; /* Weak. */
 	GThread *thread; /* Owned until joined; NULL when run on the calling thread. */
 	enum vmt_status status;
@@ -194,6 +196,9 @@ static guint split_ports(struct vmt_parallel_read *read)
 		}
 		port->graph = best;
 		load[best] += port->weight;
+		if (read->hooks.port_assigned) {
+			read->hooks.port_assigned(read->hooks.ctx, port->data, best);
+		}
 	}
 	g_array_free(order, TRUE);
 	for (g = 0; g < count; g++) {
@@ -238,7 +243,13 @@ static gpointer run_job(gpointer data)
 {
 	struct parallel_job *job = data;
 
+	if (job->hooks->graph_started) {
+		job->hooks->graph_started(job->hooks->ctx, job->index);
+	}
 	job->status = vmt_ctf_graph_run(job->graph);
+	if (job->hooks->graph_ended) {
+		job->hooks->graph_ended(job->hooks->ctx, job->index);
+	}
 	if (job->status != VMT_STATUS_OK) {
 		job->error = bt_current_thread_take_error();
 	}
@@ -310,6 +321,8 @@ enum vmt_status vmt_parallel_read_run(struct vmt_parallel_read *read)
 		}
 	}
 	for (g = 0; g < count; g++) {
+		jobs[g].hooks = &read->hooks;
+		jobs[g].index = g;
 		jobs[g].graph = read->graphs[g];
 	}
 	VMT_LOGD(read->log, "Reading the traces: streams=%u, threads=%u", read->ports->len, count);

@@ -51,6 +51,20 @@ guint vmt_parallel_thread_count(const struct vmt_log_ctx *log);
 /* Returns the data of the sink of output port `port` of the trace being added. */
 typedef void *(*vmt_parallel_port_data_func)(void *ctx, uint64_t port);
 
+/*
+ * Optional callbacks, for a caller that coordinates the graphs' threads
+ * (lib/timed-merge.h). `port_assigned` runs in the calling thread, for
+ * every port, before any graph runs; `graph_started` and `graph_ended` run
+ * on the graph's thread, just before its run and just after it (whether it
+ * succeeded or not).
+ */
+struct vmt_parallel_hooks {
+	void (*port_assigned)(void *ctx, void *port_data, guint graph);
+	void (*graph_started)(void *ctx, guint graph);
+	void (*graph_ended)(void *ctx, guint graph);
+	void *ctx;
+};
+
 struct vmt_parallel_read {
 	/* Graphs to split the ports over (at most VMT_PARALLEL_READ_MAX). */
 	guint graph_count;
@@ -63,6 +77,7 @@ struct vmt_parallel_read {
 	bt_logging_level level;
 	bt_graph_simple_sink_component_consume_func consume;
 	const struct vmt_log_ctx *log; /* Weak. */
+	struct vmt_parallel_hooks hooks; /* All NULL unless the caller sets them. */
 };
 
 /*

@@ -2,8 +2,8 @@
 /*
  * Unit tests of the interval builder (lib/intervals*.c) on hand-made host
  * event sequences: rows, merging, zero-length drops, attribution, guest
- * threads, retroactive identity, ends of timelines, the pCPU view, and the
- * row store's spill to disk.
+ * threads, retroactive identity, ends of timelines, the pCPU view, the
+ * row store's spill to disk, and host thread churn in bounded memory.
  */
 #include <stdio.h>
 #include <string.h>
@@ -76,6 +76,17 @@ static void check_csv(const char *got, const char *expected, const char *what)
 #define UUID_A "aaaaaaaa-0000-4000-8000-000000000001"
 #define UUID_B "bbbbbbbb-0000-4000-8000-000000000002"
 
+/* VM A (QEMU pid 100, vCPU 0 thread 101) and VM B (pid 200, vCPU 0 thread 201), at time 1–2. */
+static void feed_two_vms(struct vmt_host_model *m)
+{
+	feed_statedump(m, 1, 100, 100, "qemu-a");
+	feed_statedump(m, 1, 101, 100, "CPU 0/KVM");
+	feed_statedump(m, 1, 200, 200, "qemu-b");
+	feed_statedump(m, 1, 201, 200, "CPU 0/KVM");
+	feed_vm_uuid(m, 2, 100, UUID_A);
+	feed_vm_uuid(m, 2, 200, UUID_B);
+}
+
 /* Two VMs share one pCPU: preemption attribution in both directions, HLT idle, merging. */
 static void test_vcpu_rows(void)
 {
@@ -86,12 +97,7 @@ static void test_vcpu_rows(void)
 
 	vmt_intervals_set_guest_lookup(intervals, lookup_guest, NULL);
 
-	feed_statedump(m, 1, 100, 100, "qemu-a");
-	feed_statedump(m, 1, 101, 100, "CPU 0/KVM");
-	feed_statedump(m, 1, 200, 200, "qemu-b");
-	feed_statedump(m, 1, 201, 200, "CPU 0/KVM");
-	feed_vm_uuid(m, 2, 100, UUID_A);
-	feed_vm_uuid(m, 2, 200, UUID_B);
+	feed_two_vms(m);
 	vm_a = vmt_host_model_find_vm(m, UUID_A, false, 0);
 	g_strlcpy(vm_a->guest_hostname, "web", sizeof(vm_a->guest_hostname));
 	feed_sched_switch(m, 10, 0, 0, "swapper/0", 0, 101, "CPU 0/KVM");
@@ -194,6 +200,73 @@ static void test_pcpu_rows(void)
 	vmt_intervals_destroy(intervals);
 }
 
+#define CHURN_TASKS 20000
+
+/* Counts the lines of `csv` that contain `needle`. */
+static guint count_lines_with(const char *csv, const char *needle)
+{
+	guint count = 0;
+
+	for (const char *at = strstr(csv, needle); at; at = strstr(at + 1, needle)) {
+		count++;
+	}
+	return count;
+}
+
+/*
+ * Host threads come and go (fork, preempt the vCPU, exit): the model keeps
+ * only the alive ones and the vCPUs, and the rows still name every
+ * preemptor, including a vCPU of another VM that died since.
+ */
+static void test_churn(enum vmt_writer_view view)
+{
+	struct vmt_intervals *intervals = vmt_intervals_create(view, &log_ctx);
+	struct vmt_host_model *m = vmt_intervals_add_host(intervals);
+	int64_t ts = 100;
+	guint peak_threads = 0;
+	char *csv;
+
+	feed_two_vms(m);
+	feed_sched_switch(m, 10, 0, 0, "swapper/0", 0, 101, "CPU 0/KVM");
+	feed_entry(m, 20, 0, -1);
+	for (int64_t i = 0; i < CHURN_TASKS; i++, ts += 100) {
+		/* Short-lived tasks reuse tids, as a busy host does. */
+		int64_t tid = 1000 + i % 5000;
+
+		feed_fork(m, ts, tid, tid, "make");
+		feed_exit(m, ts + 10, 0, 1, 1, -1);
+		feed_sched_switch(m, ts + 20, 0, 101, "CPU 0/KVM", 0, tid, "cc1");
+		feed_sched_switch(m, ts + 50, 0, tid, "cc1", 16, 101, "CPU 0/KVM");
+		feed_entry(m, ts + 60, 0, -1);
+		peak_threads = MAX(peak_threads, vmt_host_model_thread_count(m));
+	}
+	/* VM B's vCPU preempts VM A's, then dies. */
+	feed_exit(m, ts + 10, 0, 1, 1, -1);
+	feed_sched_switch(m, ts + 20, 0, 101, "CPU 0/KVM", 0, 201, "CPU 0/KVM");
+	feed_sched_switch(m, ts + 50, 0, 201, "CPU 0/KVM", 16, 101, "CPU 0/KVM");
+	feed_sched_switch(m, ts + 70, 1, 0, "swapper/1", 0, 7, "kworker/1:0");
+	OK(peak_threads <= 6, "%s: at most %u thread instances kept with %d tasks come and gone",
+	   view == VMT_WRITER_VIEW_VCPU ? "vCPU view" : "pCPU view", peak_threads, CHURN_TASKS);
+	csv = finish_csv(intervals, view, ts + 100);
+	if (view == VMT_WRITER_VIEW_VCPU) {
+		IS_I64(count_lines_with(csv, ",preempted,"), CHURN_TASKS + 1,
+		       "vCPU view: one preempted row per task, and one for the other vCPU");
+		IS_I64(count_lines_with(csv, ",cc1,,,,\n"), CHURN_TASKS,
+		       "vCPU view: each preemption by a task names it, and no VM");
+		OK(strstr(csv, ",preempted,120,150,30,101,-1,,1000,cc1,,,,\n") != NULL,
+		   "vCPU view: the first task's row");
+		OK(strstr(csv, ",201,CPU 0/KVM," UUID_B ",0,,\n") != NULL,
+		   "vCPU view: the dead vCPU of VM B still names its VM and index");
+	} else {
+		IS_I64(count_lines_with(csv, ",host,"), CHURN_TASKS + 1,
+		       "pCPU view: one host row per task, and the kworker's");
+		IS_I64(count_lines_with(csv, ",hypervisor,201,CPU 0/KVM," UUID_B ",qemu-b,0,,\n"),
+		       1, "pCPU view: the dead vCPU of VM B still at hypervisor level, named");
+	}
+	free(csv);
+	vmt_intervals_destroy(intervals);
+}
+
 static enum vmt_status sum_record(const void *record, void *data)
 {
 	uint64_t *sum = data;
@@ -224,5 +297,7 @@ int main(void)
 	test_late_identity_and_death();
 	test_pcpu_rows();
 	test_row_store_spill();
+	test_churn(VMT_WRITER_VIEW_VCPU);
+	test_churn(VMT_WRITER_VIEW_PCPU);
 	return tap_done();
 }
