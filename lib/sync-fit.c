@@ -233,6 +233,40 @@ static bool anchor_one(const struct fit_work *w, int64_t guest_ns, int64_t host_
 	return anchor_x(w, guest_ns, &out->x);
 }
 
+size_t vmt_sync_points_reduce(struct vmt_sync_point *points, size_t count, bool are_upper,
+			      struct vmt_sync_point anchor)
+{
+	struct fit_work w = { .g0 = anchor.guest_ns,
+			      .y0 = (__int128) anchor.host_ns - anchor.guest_ns };
+	struct fit_point *hull = count > 2 ? g_try_new(struct fit_point, count) : NULL;
+	size_t hull_count, i;
+
+	if (!hull) {
+		return count;
+	}
+	for (i = 0; i < count; i++) {
+		if (!anchor_one(&w, points[i].guest_ns, points[i].host_ns, &hull[i])) {
+			g_free(hull);
+			return count;
+		}
+	}
+	/* The same hull as the fit's (prepare_hull), so the fit's result cannot change. */
+	hull_count = prepare_hull(hull, count, !are_upper);
+	if (hull_count + 1 < count) {
+		for (i = 0; i < hull_count; i++) {
+			int64_t guest_ns = hull[i].x + w.g0;
+
+			points[i + 1] = (struct vmt_sync_point){
+				.guest_ns = guest_ns,
+				.host_ns = (int64_t) (hull[i].y + w.y0 + guest_ns),
+			};
+		}
+		count = hull_count + 1;
+	}
+	g_free(hull);
+	return count;
+}
+
 static enum vmt_status anchor_array(const struct fit_work *w, const struct vmt_sync_point *in,
 				    size_t count, struct fit_point *out)
 {

@@ -6,8 +6,9 @@
  * exchange may come first, and one side may be read entirely before the
  * other. A half waits in `unmatched`, keyed by (vm_uid, cnt, direction),
  * until the other half arrives; the pair then becomes a point of its VM and
- * the key leaves the table, so memory is the pending halves plus 16 bytes
- * per matched point.
+ * the key leaves the table. A VM's points are reduced to what the fit uses
+ * (vmt_sync_points_reduce()) whenever they double, so memory is the
+ * pending halves plus the hulls, not a point per exchange of the trace.
  */
 #define VMT_LOG_TAG "VMTRACE/SYNC-MATCH"
 #include "lib/log.h"
@@ -40,11 +41,20 @@ struct match_half {
 /* The matched points of one VM; `vm_uid` is the table's key. */
 struct match_vm {
 	uint64_t vm_uid;
-	/* Owned: `struct vmt_sync_point`, guest-to-host messages. */
+	/* Owned: `struct vmt_sync_point`, guest-to-host messages (reduced). */
 	GArray *upper;
-	/* Owned: `struct vmt_sync_point`, host-to-guest messages. */
+	/* Owned: `struct vmt_sync_point`, host-to-guest messages (reduced). */
 	GArray *lower;
+	/* Every point matched, reduced or not. */
+	uint64_t upper_total;
+	uint64_t lower_total;
+	/* Reduce an array when it reaches this length. */
+	guint upper_reduce_at;
+	guint lower_reduce_at;
 };
+
+/* Points added between reductions, at least: a reduction sorts them, so it is cheap per point. */
+#define REDUCE_BATCH 4096
 
 struct vmt_sync_matcher {
 	/* Owned: `struct match_key *` (inside the value) to owned `struct match_half *`. */
@@ -116,6 +126,8 @@ static struct match_vm *find_or_add_vm(struct vmt_sync_matcher *matcher, uint64_
 		vm->vm_uid = vm_uid;
 		vm->upper = g_array_new(FALSE, FALSE, sizeof(struct vmt_sync_point));
 		vm->lower = g_array_new(FALSE, FALSE, sizeof(struct vmt_sync_point));
+		vm->upper_reduce_at = REDUCE_BATCH;
+		vm->lower_reduce_at = REDUCE_BATCH;
 		g_hash_table_insert(matcher->vms, &vm->vm_uid, vm);
 	}
 	return vm;
@@ -132,7 +144,21 @@ static void add_point(struct vmt_sync_matcher *matcher, const struct match_key *
 	 * Guest to host: sent at guest g, received at host h, so the line
 	 * passes below (upper point). Host to guest: the opposite (lower).
 	 */
-	g_array_append_val(key->direction == MATCH_DIRECTION_GH ? vm->upper : vm->lower, point);
+	bool is_upper = key->direction == MATCH_DIRECTION_GH;
+	GArray *points = is_upper ? vm->upper : vm->lower;
+	guint *reduce_at = is_upper ? &vm->upper_reduce_at : &vm->lower_reduce_at;
+
+	g_array_append_val(points, point);
+	*(is_upper ? &vm->upper_total : &vm->lower_total) += 1;
+	/* The fit's origin is the first upper point: lower points wait for one. */
+	if (points->len >= *reduce_at && vm->upper->len) {
+		g_array_set_size(points,
+				 (guint) vmt_sync_points_reduce(
+					 (struct vmt_sync_point *) (void *) points->data,
+					 points->len, is_upper,
+					 g_array_index(vm->upper, struct vmt_sync_point, 0)));
+		*reduce_at = 2 * points->len + REDUCE_BATCH;
+	}
 }
 
 void vmt_sync_matcher_add(struct vmt_sync_matcher *matcher, enum vmt_sync_event_kind kind,
@@ -174,6 +200,15 @@ bool vmt_sync_matcher_borrow_points(const struct vmt_sync_matcher *matcher, uint
 	*lower = vm ? (const struct vmt_sync_point *) (const void *) vm->lower->data : NULL;
 	*lower_count = vm ? vm->lower->len : 0;
 	return *upper_count + *lower_count > 0;
+}
+
+void vmt_sync_matcher_point_counts(const struct vmt_sync_matcher *matcher, uint64_t vm_uid,
+				   uint64_t *upper_count, uint64_t *lower_count)
+{
+	const struct match_vm *vm = g_hash_table_lookup(matcher->vms, &vm_uid);
+
+	*upper_count = vm ? vm->upper_total : 0;
+	*lower_count = vm ? vm->lower_total : 0;
 }
 
 uint64_t vmt_sync_matcher_duplicate_count(const struct vmt_sync_matcher *matcher)

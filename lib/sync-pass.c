@@ -651,9 +651,10 @@ static enum vmt_status run_streams(struct pass *pass, struct vmt_parallel_read *
 		}
 		VMT_LOGI(pass->log,
 			 "Merged the streams' notes: streams=%u, peak-waiting=%u, waits=%u, "
-			 "yields=%u",
+			 "yields=%u, unmatched-halves=%" PRIu64,
 			 pass->streams->len, vmt_timed_merge_peak_waiting(merge),
-			 vmt_timed_merge_wait_count(merge), vmt_timed_merge_yield_count(merge));
+			 vmt_timed_merge_wait_count(merge), vmt_timed_merge_yield_count(merge),
+			 vmt_sync_matcher_unmatched_count(pass->matcher));
 	} else {
 		VMT_LOGE_APPEND_CAUSE(pass->log, "Cannot read the traces for hypercall sync");
 	}
@@ -749,6 +750,9 @@ static enum vmt_status fit_guests(struct pass *pass, struct vmt_sync_pass_result
 					      machine->id);
 			return status;
 		}
+		/* The matcher kept only the points the fit uses; the counts are of all. */
+		vmt_sync_matcher_point_counts(pass->matcher, machine->vm_uid,
+					      &result->fit.upper_count, &result->fit.lower_count);
 	}
 	return VMT_STATUS_OK;
 }

@@ -129,6 +129,20 @@ enum vmt_status vmt_sync_fit_points(const struct vmt_sync_point *upper, size_t u
 				    int64_t span_begin_ns, int64_t span_end_ns,
 				    struct vmt_sync_fit *fit);
 
+/*
+ * Keeps of `points` only what vmt_sync_fit_points() uses, so that a long
+ * trace's points need not all stay in memory: `points[0]`, then the
+ * vertices of the hull the fit takes (the lower hull of upper points,
+ * `are_upper`, or the upper hull of lower points), by guest time. The fit
+ * of the kept points is the fit of all of them (but for its counts), as
+ * long as `anchor` is the first upper point (the fit's origin) and stays
+ * so. Returns the new count; keeps every point when one is more than 2^61
+ * ns from `anchor` (the fit will fail on it), when memory runs out, or
+ * when nothing would be dropped.
+ */
+size_t vmt_sync_points_reduce(struct vmt_sync_point *points, size_t count, bool are_upper,
+			      struct vmt_sync_point anchor);
+
 /* The four vmsync events, and where the hypercall-only variant gets them. */
 enum vmt_sync_event_kind {
 	/* Guest `vmsync_gh_guest`: guest-to-host message sent. */
@@ -157,11 +171,16 @@ void vmt_sync_matcher_add(struct vmt_sync_matcher *matcher, enum vmt_sync_event_
 
 /*
  * Borrows the matched points of `vm_uid` (arrays owned by the matcher, valid
- * until the next add or destroy). Returns false if none matched.
+ * until the next add or destroy), reduced as vmt_sync_points_reduce() does:
+ * what the fit needs, not every point. Returns false if none matched.
  */
 bool vmt_sync_matcher_borrow_points(const struct vmt_sync_matcher *matcher, uint64_t vm_uid,
 				    const struct vmt_sync_point **upper, size_t *upper_count,
 				    const struct vmt_sync_point **lower, size_t *lower_count);
+
+/* Number of upper and lower points matched for `vm_uid`, all of them (0 if none). */
+void vmt_sync_matcher_point_counts(const struct vmt_sync_matcher *matcher, uint64_t vm_uid,
+				   uint64_t *upper_count, uint64_t *lower_count);
 
 /* Number of events whose key was already seen (kept out of the fit). */
 uint64_t vmt_sync_matcher_duplicate_count(const struct vmt_sync_matcher *matcher);

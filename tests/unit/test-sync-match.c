@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the vmsync exchange matcher (lib/sync-match.c): any arrival
- * order, duplicates, unmatched halves, several VMs reusing `cnt` values, and
- * the OneQemuKvm events end to end through the fit.
+ * order, duplicates, unmatched halves, several VMs reusing `cnt` values,
+ * the OneQemuKvm events end to end through the fit, and a long trace's
+ * points kept in bounded memory with the fit unchanged.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -284,11 +286,71 @@ static void test_one_qemu_kvm(void)
 	vmt_sync_matcher_destroy(matcher);
 }
 
+enum { LONG_EXCHANGES = 200000 };
+
+/*
+ * A long trace of exchanges with jittered delays: the matcher keeps a few
+ * thousand of its 2 x 200,000 points, counts them all, and the fit of what
+ * it keeps is the fit of every point.
+ */
+static void test_long_trace_bounded(void)
+{
+	struct vmt_sync_matcher *matcher = vmt_sync_matcher_create();
+	GArray *all_upper = g_array_new(FALSE, FALSE, sizeof(struct vmt_sync_point));
+	GArray *all_lower = g_array_new(FALSE, FALSE, sizeof(struct vmt_sync_point));
+	const struct vmt_sync_point *upper, *lower;
+	size_t upper_count, lower_count, peak = 0;
+	uint64_t upper_total, lower_total, state = 42;
+	struct vmt_sync_fit fit_kept, fit_all;
+
+	for (size_t i = 0; i < LONG_EXCHANGES; i++) {
+		/* 1 ms apart; guest clock +20 ppm and 3 ms behind; delays 2-10 us. */
+		int64_t g = 1000000 * (int64_t) i, offset = 3000000 + g / 50000;
+		int64_t d1 = 2000 + (int64_t) (next_random(&state) % 8000);
+		int64_t d2 = 2000 + (int64_t) (next_random(&state) % 8000);
+		struct vmt_sync_point up = { g, g + offset + d1 };
+		struct vmt_sync_point down = { g + d1 + d2 + 500, g + offset + d1 + 500 };
+
+		vmt_sync_matcher_add(matcher, VMT_SYNC_GH_GUEST, 9, 2 * i, up.guest_ns);
+		vmt_sync_matcher_add(matcher, VMT_SYNC_GH_HOST, 9, 2 * i, up.host_ns);
+		vmt_sync_matcher_add(matcher, VMT_SYNC_HG_HOST, 9, 2 * i + 1, down.host_ns);
+		vmt_sync_matcher_add(matcher, VMT_SYNC_HG_GUEST, 9, 2 * i + 1, down.guest_ns);
+		g_array_append_val(all_upper, up);
+		g_array_append_val(all_lower, down);
+		vmt_sync_matcher_borrow_points(matcher, 9, &upper, &upper_count, &lower,
+					       &lower_count);
+		peak = MAX(peak, upper_count + lower_count);
+	}
+	vmt_sync_matcher_point_counts(matcher, 9, &upper_total, &lower_total);
+	IS_I64((int64_t) upper_total, LONG_EXCHANGES, "long trace: every upper point counted");
+	IS_I64((int64_t) lower_total, LONG_EXCHANGES, "long trace: every lower point counted");
+	OK(peak <= 20000, "long trace: at most %zu of %d points kept at once", peak,
+	   2 * LONG_EXCHANGES);
+	vmt_sync_fit_points(upper, upper_count, lower, lower_count, 0,
+			    INT64_C(1000000) * LONG_EXCHANGES, &fit_kept);
+	vmt_sync_fit_points((const struct vmt_sync_point *) (void *) all_upper->data,
+			    all_upper->len,
+			    (const struct vmt_sync_point *) (void *) all_lower->data,
+			    all_lower->len, 0, INT64_C(1000000) * LONG_EXCHANGES, &fit_all);
+	OK(fit_all.status == VMT_SYNC_FIT_OK && fit_kept.status == fit_all.status &&
+		   fit_kept.line.ref_guest_ns == fit_all.line.ref_guest_ns &&
+		   fit_kept.line.ref_host_ns == fit_all.line.ref_host_ns &&
+		   fit_kept.line.slope == fit_all.line.slope &&
+		   fit_kept.error_bound_ns == fit_all.error_bound_ns &&
+		   fit_kept.gap_ns == fit_all.gap_ns,
+	   "long trace: the kept points fit as all of them (bound %" PRId64 " ns)",
+	   fit_all.error_bound_ns);
+	g_array_free(all_upper, TRUE);
+	g_array_free(all_lower, TRUE);
+	vmt_sync_matcher_destroy(matcher);
+}
+
 int main(void)
 {
 	test_any_order();
 	test_duplicates();
 	test_unmatched_and_directions();
 	test_one_qemu_kvm();
+	test_long_trace_bounded();
 	return tap_done();
 }

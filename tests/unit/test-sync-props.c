@@ -8,6 +8,8 @@
  * - `apply()` is monotonic;
  * - on small cases, the slope range and the bound equal a brute-force
  *   enumeration of every line through two points;
+ * - the fit of the points vmt_sync_points_reduce() keeps is the fit of
+ *   all of them (what lets the matcher forget the others);
  * - realistic vmsync traffic (an exchange every 1-10 ms, round trips of a
  *   few us, +-50 ppm, a few seconds) gets a bound of at most 5 us. The
  *   measured distributions are printed as TAP comments.
@@ -210,6 +212,8 @@ struct prop_stats {
 	unsigned int centre_infeasible;
 	unsigned int brute_checked;
 	unsigned int brute_mismatch;
+	unsigned int reduced;
+	unsigned int reduce_mismatch;
 	long double worst_bound_use;
 };
 
@@ -431,6 +435,35 @@ static void pick_span(uint64_t *state, int64_t first_guest_ns, const GArray *low
 	span[1] += (int64_t) next_range(state, 0, span_ns / 10.0L);
 }
 
+static bool same_fit(const struct vmt_sync_fit *a, const struct vmt_sync_fit *b)
+{
+	return a->status == b->status && a->line.ref_guest_ns == b->line.ref_guest_ns &&
+	       a->line.ref_host_ns == b->line.ref_host_ns && a->line.slope == b->line.slope &&
+	       a->error_bound_ns == b->error_bound_ns && a->slope_min == b->slope_min &&
+	       a->slope_max == b->slope_max && a->gap_ns == b->gap_ns;
+}
+
+/* The fit of the reduced points (anchored on the first upper point) equals `fit`. */
+static void check_reduced(const GArray *upper, const GArray *lower, const int64_t span[2],
+			  const struct vmt_sync_fit *fit, struct prop_stats *stats,
+			  unsigned int index)
+{
+	struct vmt_sync_point *u = g_memdup2(upper->data, upper->len * sizeof(*u));
+	struct vmt_sync_point *l = g_memdup2(lower->data, lower->len * sizeof(*l));
+	size_t u_count = vmt_sync_points_reduce(u, upper->len, true, u[0]);
+	size_t l_count = vmt_sync_points_reduce(l, lower->len, false, u[0]);
+	struct vmt_sync_fit reduced;
+
+	stats->reduced += u_count < upper->len || l_count < lower->len;
+	if (vmt_sync_fit_points(u, u_count, l, l_count, span[0], span[1], &reduced) !=
+		    VMT_STATUS_OK ||
+	    !same_fit(fit, &reduced)) {
+		note_failure(&stats->reduce_mismatch, "the reduced points fit differently", index);
+	}
+	g_free(u);
+	g_free(l);
+}
+
 /* One random scenario: span ms..days, 1..300 exchanges or window events, random delays. */
 static void run_random_case(uint64_t *state, unsigned int index, struct prop_stats *stats)
 {
@@ -459,6 +492,11 @@ static void run_random_case(uint64_t *state, unsigned int index, struct prop_sta
 	}
 	pick_span(state, sc.truth.g0 + send_rel[0], lower, span_ns, span);
 	stats->cases++;
+	if (vmt_sync_fit_points((const struct vmt_sync_point *) (void *) upper->data, upper->len,
+				(const struct vmt_sync_point *) (void *) lower->data, lower->len,
+				span[0], span[1], &fit) == VMT_STATUS_OK) {
+		check_reduced(upper, lower, span, &fit, stats, index);
+	}
 	if (vmt_sync_fit_points((const struct vmt_sync_point *) (void *) upper->data, upper->len,
 				(const struct vmt_sync_point *) (void *) lower->data, lower->len,
 				span[0], span[1], &fit) != VMT_STATUS_OK ||
@@ -517,6 +555,9 @@ static void test_random_cases(void)
 	   "slope range and bound equal brute force (%u of %u differ)", stats.brute_mismatch,
 	   stats.brute_checked);
 	OK(stats.bounded > 4000, "most random cases are bounded (%u)", stats.bounded);
+	OK(stats.reduced > 2500 && stats.reduce_mismatch == 0,
+	   "the reduced points fit as all of them (%u of %u reduced cases differ)",
+	   stats.reduce_mismatch, stats.reduced);
 }
 
 static int compare_ld(const void *a, const void *b)
