@@ -20,9 +20,10 @@
  * runs ahead by an amount that grows with the trace. So a stream with more
  * than `max_waiting` notes waiting is held: it lets the other streams of
  * its group (those one thread reads) go first while one of them holds its
- * notes back, and otherwise waits until running groups have caught up.
- * The stream that is furthest behind never waits, and every stream that
- * holds it back shares its group or is read by another running thread, so
+ * notes back, or while one of them is not held (the thread keeps working);
+ * only when its whole group is held, by other running groups' streams,
+ * does its thread wait for them. The stream furthest behind is never held
+ * and holds back every held stream, so its own thread never waits and
  * reading always goes on; a group that is not running (yet) is not waited
  * for.
  *
@@ -82,8 +83,9 @@ enum vmt_timed_merge_turn {
 };
 
 /*
- * For a held stream: waits while only other running groups' streams hold
- * its notes back, then says whether it may read on.
+ * For a held stream: waits while its whole group is held by other running
+ * groups' streams, then says whether it may read on, or should let another
+ * stream of its group read first.
  */
 enum vmt_timed_merge_turn vmt_timed_merge_take_turn(struct vmt_timed_merge *merge, guint stream);
 
