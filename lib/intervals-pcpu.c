@@ -239,7 +239,6 @@ enum vmt_status vmt_intervals_write_cpus(struct vmt_intervals *intervals, struct
 	g_array_sort(keys, compare_keys);
 	for (i = 0; i < keys->len && status == VMT_STATUS_OK; i++) {
 		uint64_t key = g_array_index(keys, uint64_t, i);
-
 		const struct vmt_intervals_host *host =
 			g_ptr_array_index(intervals->hosts, (guint) (key >> 32));
 

@@ -38,19 +38,20 @@ struct match_half {
 	bool is_guest;
 };
 
+/* One kind of points of one VM. */
+struct match_points {
+	GArray *kept; /* Owned: `struct vmt_sync_point`, reduced. */
+	/* Every point matched, kept or not. */
+	uint64_t total;
+	/* Reduce `kept` when it reaches this length. */
+	guint reduce_at;
+};
+
 /* The matched points of one VM; `vm_uid` is the table's key. */
 struct match_vm {
 	uint64_t vm_uid;
-	/* Owned: `struct vmt_sync_point`, guest-to-host messages (reduced). */
-	GArray *upper;
-	/* Owned: `struct vmt_sync_point`, host-to-guest messages (reduced). */
-	GArray *lower;
-	/* Every point matched, reduced or not. */
-	uint64_t upper_total;
-	uint64_t lower_total;
-	/* Reduce an array when it reaches this length. */
-	guint upper_reduce_at;
-	guint lower_reduce_at;
+	struct match_points upper; /* Guest-to-host messages. */
+	struct match_points lower; /* Host-to-guest messages. */
 };
 
 /* Points added between reductions, at least: a reduction sorts them, so it is cheap per point. */
@@ -93,8 +94,8 @@ static void destroy_vm(gpointer data)
 {
 	struct match_vm *vm = data;
 
-	g_array_free(vm->upper, TRUE);
-	g_array_free(vm->lower, TRUE);
+	g_array_free(vm->upper.kept, TRUE);
+	g_array_free(vm->lower.kept, TRUE);
 	g_free(vm);
 }
 
@@ -124,10 +125,12 @@ static struct match_vm *find_or_add_vm(struct vmt_sync_matcher *matcher, uint64_
 	if (!vm) {
 		vm = g_new0(struct match_vm, 1);
 		vm->vm_uid = vm_uid;
-		vm->upper = g_array_new(FALSE, FALSE, sizeof(struct vmt_sync_point));
-		vm->lower = g_array_new(FALSE, FALSE, sizeof(struct vmt_sync_point));
-		vm->upper_reduce_at = REDUCE_BATCH;
-		vm->lower_reduce_at = REDUCE_BATCH;
+		vm->upper = (struct match_points){
+			g_array_new(FALSE, FALSE, sizeof(struct vmt_sync_point)), 0, REDUCE_BATCH
+		};
+		vm->lower = (struct match_points){
+			g_array_new(FALSE, FALSE, sizeof(struct vmt_sync_point)), 0, REDUCE_BATCH
+		};
 		g_hash_table_insert(matcher->vms, &vm->vm_uid, vm);
 	}
 	return vm;
@@ -145,19 +148,18 @@ static void add_point(struct vmt_sync_matcher *matcher, const struct match_key *
 	 * passes below (upper point). Host to guest: the opposite (lower).
 	 */
 	bool is_upper = key->direction == MATCH_DIRECTION_GH;
-	GArray *points = is_upper ? vm->upper : vm->lower;
-	guint *reduce_at = is_upper ? &vm->upper_reduce_at : &vm->lower_reduce_at;
+	struct match_points *points = is_upper ? &vm->upper : &vm->lower;
 
-	g_array_append_val(points, point);
-	*(is_upper ? &vm->upper_total : &vm->lower_total) += 1;
+	g_array_append_val(points->kept, point);
+	points->total++;
 	/* The fit's origin is the first upper point: lower points wait for one. */
-	if (points->len >= *reduce_at && vm->upper->len) {
-		g_array_set_size(points,
+	if (points->kept->len >= points->reduce_at && vm->upper.kept->len) {
+		g_array_set_size(points->kept,
 				 (guint) vmt_sync_points_reduce(
-					 (struct vmt_sync_point *) (void *) points->data,
-					 points->len, is_upper,
-					 g_array_index(vm->upper, struct vmt_sync_point, 0)));
-		*reduce_at = 2 * points->len + REDUCE_BATCH;
+					 (struct vmt_sync_point *) (void *) points->kept->data,
+					 points->kept->len, is_upper,
+					 g_array_index(vm->upper.kept, struct vmt_sync_point, 0)));
+		points->reduce_at = 2 * points->kept->len + REDUCE_BATCH;
 	}
 }
 
@@ -195,10 +197,10 @@ bool vmt_sync_matcher_borrow_points(const struct vmt_sync_matcher *matcher, uint
 {
 	const struct match_vm *vm = g_hash_table_lookup(matcher->vms, &vm_uid);
 
-	*upper = vm ? (const struct vmt_sync_point *) (const void *) vm->upper->data : NULL;
-	*upper_count = vm ? vm->upper->len : 0;
-	*lower = vm ? (const struct vmt_sync_point *) (const void *) vm->lower->data : NULL;
-	*lower_count = vm ? vm->lower->len : 0;
+	*upper = vm ? (const struct vmt_sync_point *) (const void *) vm->upper.kept->data : NULL;
+	*upper_count = vm ? vm->upper.kept->len : 0;
+	*lower = vm ? (const struct vmt_sync_point *) (const void *) vm->lower.kept->data : NULL;
+	*lower_count = vm ? vm->lower.kept->len : 0;
 	return *upper_count + *lower_count > 0;
 }
 
@@ -207,8 +209,8 @@ void vmt_sync_matcher_point_counts(const struct vmt_sync_matcher *matcher, uint6
 {
 	const struct match_vm *vm = g_hash_table_lookup(matcher->vms, &vm_uid);
 
-	*upper_count = vm ? vm->upper_total : 0;
-	*lower_count = vm ? vm->lower_total : 0;
+	*upper_count = vm ? vm->upper.total : 0;
+	*lower_count = vm ? vm->lower.total : 0;
 }
 
 uint64_t vmt_sync_matcher_duplicate_count(const struct vmt_sync_matcher *matcher)

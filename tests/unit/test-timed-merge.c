@@ -256,23 +256,48 @@ static bool read_batch(struct vmt_timed_merge *merge, struct reader *reader, GAr
 	return true;
 }
 
-/* Reads the streams of one group round-robin, as a graph runs its sinks; returns the yields. */
-static guint read_group(struct vmt_timed_merge *merge, struct reader *readers, guint count)
-{
-	GArray *batch = g_array_new(FALSE, FALSE, sizeof(struct note));
-	guint left = count, yields = 0;
+/*
+ * A group's thread: reads its streams round-robin, as a graph runs its
+ * sinks, between the started and ended calls.
+ */
+struct group_thread {
+	struct vmt_timed_merge *merge;
+	struct reader *readers;
+	guint count;
+	guint group;
+	/* Sleep this long after each batch (a slower thread). */
+	gulong pause_us;
+	/* Stop after this many batches, as on a failure (0: read to the end). */
+	guint fail_after;
+	/* Out: how many times a held stream let another of the group read first. */
+	guint yields;
+};
 
-	while (left) {
+static gpointer run_group(gpointer data)
+{
+	struct group_thread *g = data;
+	GArray *batch = g_array_new(FALSE, FALSE, sizeof(struct note));
+	guint batches = 0, left = g->count;
+
+	vmt_timed_merge_group_started(g->merge, g->group);
+	while (left && !(g->fail_after && batches == g->fail_after)) {
 		left = 0;
-		for (guint r = 0; r < count; r++) {
-			if (!readers[r].is_done) {
-				yields += !read_batch(merge, &readers[r], batch);
-				left += !readers[r].is_done;
+		for (guint r = 0; r < g->count; r++) {
+			if (!g->readers[r].is_done) {
+				bool has_read = read_batch(g->merge, &g->readers[r], batch);
+
+				batches += has_read;
+				g->yields += !has_read;
+				left += !g->readers[r].is_done;
+				if (g->pause_us) {
+					g_usleep(g->pause_us);
+				}
 			}
 		}
 	}
+	vmt_timed_merge_group_ended(g->merge, g->group);
 	g_array_unref(batch);
-	return yields;
+	return NULL;
 }
 
 /* Two streams of NOTES notes each, stream 1's `step` times sparser in time, and their merge. */
@@ -308,13 +333,14 @@ static void held_case_fini(struct held_case *c)
 static void test_held_stream_yields_to_its_group(guint max_waiting)
 {
 	struct held_case c;
+	struct group_thread group;
 	bool is_bounded = max_waiting == HELD_MAX_WAITING;
 	guint yields;
 
 	held_case_init(&c, max_waiting, 100);
-	vmt_timed_merge_group_started(c.merge, 0);
-	yields = read_group(c.merge, c.readers, 2);
-	vmt_timed_merge_group_ended(c.merge, 0);
+	group = (struct group_thread){ c.merge, c.readers, 2, 0, 0, 0, 0 };
+	run_group(&group);
+	yields = group.yields;
 	vmt_timed_merge_finish(c.merge);
 	check_order(&c.applied, c.plans, is_bounded ? "one group, held" : "one group, unbounded");
 	if (is_bounded) {
@@ -334,42 +360,6 @@ static void test_held_stream_yields_to_its_group(guint max_waiting)
 	held_case_fini(&c);
 }
 
-/* A group's thread: reads its streams round-robin between the started and ended calls. */
-struct group_thread {
-	struct vmt_timed_merge *merge;
-	struct reader *readers;
-	guint count;
-	guint group;
-	/* Sleep this long after each batch (a slower thread). */
-	gulong pause_us;
-	/* Stop after this many batches, as on a failure (0: read to the end). */
-	guint fail_after;
-};
-
-static gpointer run_group(gpointer data)
-{
-	struct group_thread *g = data;
-	GArray *batch = g_array_new(FALSE, FALSE, sizeof(struct note));
-	guint batches = 0, left = g->count;
-
-	vmt_timed_merge_group_started(g->merge, g->group);
-	while (left && !(g->fail_after && batches == g->fail_after)) {
-		left = 0;
-		for (guint r = 0; r < g->count; r++) {
-			if (!g->readers[r].is_done) {
-				batches += read_batch(g->merge, &g->readers[r], batch);
-				left += !g->readers[r].is_done;
-				if (g->pause_us) {
-					g_usleep(g->pause_us);
-				}
-			}
-		}
-	}
-	vmt_timed_merge_group_ended(g->merge, g->group);
-	g_array_unref(batch);
-	return NULL;
-}
-
 /*
  * Two threads, one stream each, same time density: group 1's thread is
  * slow, so group 0's stream runs ahead and must wait for it; or group 1
@@ -383,8 +373,9 @@ static void test_held_stream_waits_for_other_thread(bool is_failing)
 	GThread *thread;
 
 	held_case_init(&c, HELD_MAX_WAITING, 1);
-	groups[0] = (struct group_thread){ c.merge, &c.readers[0], 1, 0, 0, 0 };
-	groups[1] = (struct group_thread){ c.merge, &c.readers[1], 1, 1, 200, is_failing ? 20 : 0 };
+	groups[0] = (struct group_thread){ c.merge, &c.readers[0], 1, 0, 0, 0, 0 };
+	groups[1] =
+		(struct group_thread){ c.merge, &c.readers[1], 1, 1, 200, is_failing ? 20 : 0, 0 };
 	vmt_timed_merge_set_group(c.merge, 1, 1);
 	/* Group 1 runs before group 0 reads, so that group 0 has someone to wait for. */
 	vmt_timed_merge_group_started(c.merge, 1);
@@ -418,8 +409,8 @@ static void test_group_not_running_is_not_waited_for(void)
 	struct group_thread groups[2];
 
 	held_case_init(&c, HELD_MAX_WAITING, 1);
-	groups[0] = (struct group_thread){ c.merge, &c.readers[0], 1, 0, 0, 0 };
-	groups[1] = (struct group_thread){ c.merge, &c.readers[1], 1, 1, 0, 0 };
+	groups[0] = (struct group_thread){ c.merge, &c.readers[0], 1, 0, 0, 0, 0 };
+	groups[1] = (struct group_thread){ c.merge, &c.readers[1], 1, 1, 0, 0, 0 };
 	vmt_timed_merge_set_group(c.merge, 1, 1);
 	run_group(&groups[0]);
 	OK(c.readers[0].is_done, "group 1 not running: group 0 read to its end");
